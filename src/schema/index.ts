@@ -1,0 +1,9 @@
+/**
+ * The Drizzle tables, for users who query the database directly
+ * (`import { pipelines } from "rf-inferno-db/schema"`).
+ */
+export * from "./experiments";
+export * from "./contexts";
+export * from "./pipelines";
+export * from "./actor-tasks";
+export * from "./interactive-control";
