@@ -48,7 +48,7 @@ CREATE TABLE `pipelines` (
 	FOREIGN KEY (`experiment_id`) REFERENCES `experiments`(`experiment_id`) ON UPDATE no action ON DELETE cascade,
 	FOREIGN KEY (`context_id`) REFERENCES `contexts`(`context_id`) ON UPDATE no action ON DELETE set null,
 	CONSTRAINT "pipelines_status_check" CHECK("pipelines"."status" in ('new', 'ongoing', 'completed', 'stopped', 'deleted', 'failed')),
-	CONSTRAINT "pipelines_progress_check" CHECK("pipelines"."current_shard_id" >= 0 and "pipelines"."shards_completed" >= 0 and "pipelines"."total_samples_processed" >= 0)
+	CONSTRAINT "pipelines_progress_check" CHECK("pipelines"."current_shard_id" >= 0 and "pipelines"."shards_completed" between 0 and 9007199254740991 and "pipelines"."total_samples_processed" between 0 and 9007199254740991)
 );
 --> statement-breakpoint
 CREATE INDEX `pipelines_experiment_idx` ON `pipelines` (`experiment_id`,`pipeline_id`);--> statement-breakpoint

@@ -31,7 +31,8 @@ export const pipelines = sqliteTable(
     check("pipelines_status_check", oneOf(t.status, PIPELINE_STATUSES)),
     check(
       "pipelines_progress_check",
-      sql`${t.currentShardId} >= 0 and ${t.shardsCompleted} >= 0 and ${t.totalSamplesProcessed} >= 0`,
+      // Upper bound: counters are read back as JS numbers, so an increment past 2^53-1 is refused, not stored.
+      sql`${t.currentShardId} >= 0 and ${t.shardsCompleted} between 0 and 9007199254740991 and ${t.totalSamplesProcessed} between 0 and 9007199254740991`,
     ),
     // list(experimentId): WHERE experiment_id = ? ORDER BY pipeline_id; also the experiment's ON DELETE CASCADE.
     index("pipelines_experiment_idx").on(t.experimentId, t.pipelineId),

@@ -1,0 +1,137 @@
+import {
+  AuthError,
+  ConnectionError,
+  DatabaseBusyError,
+  NotFoundError,
+  RFDatabaseError,
+  TransactionExpiredError,
+  ValidationError,
+} from "../errors";
+
+/**
+ * Turns whatever a driver threw (a LibsqlError, a hrana error, Drizzle's
+ * DrizzleQueryError wrapping either, a fetch failure) into one of the typed
+ * errors. The same condition gets the same class on every backend: local
+ * libSQL reports `SQLITE_CONSTRAINT_CHECK` while sqld may send a bare
+ * `SQLITE_CONSTRAINT` with the detail only in the message, so codes *and*
+ * messages of the whole cause chain are looked at.
+ */
+export interface ErrorContext {
+  /** The secret to scrub from every message (the auth token). */
+  secret?: string | undefined;
+  /** What a foreign-key failure refers to, e.g. `{ entity: "experiment", id: 7 }`. */
+  foreignKey?: { entity: string; id: number | undefined };
+}
+
+interface Facts {
+  codes: string[];
+  text: string;
+  status: number | undefined;
+}
+
+function gather(err: unknown): Facts {
+  const codes: string[] = [];
+  const texts: string[] = [];
+  let status: number | undefined;
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (typeof cur === "object") {
+      const e = cur as { code?: unknown; extendedCode?: unknown; message?: unknown; status?: unknown; cause?: unknown };
+      if (typeof e.code === "string") codes.push(e.code);
+      if (typeof e.extendedCode === "string") codes.push(e.extendedCode);
+      if (typeof e.message === "string") texts.push(e.message);
+      if (typeof e.status === "number") status ??= e.status;
+      cur = e.cause;
+    } else {
+      texts.push(String(cur));
+      break;
+    }
+  }
+  return { codes, text: texts.join(" | "), status };
+}
+
+const has = (f: Facts, ...needles: string[]) =>
+  needles.some((n) => f.codes.some((c) => c.includes(n)) || f.text.includes(n));
+
+/** Replaces the secret (and its URL-encoded form) wherever it occurs. */
+export function scrub(text: string, secret: string | undefined): string {
+  if (!secret || secret.length < 4) return text;
+  return text.split(secret).join("[redacted]").split(encodeURIComponent(secret)).join("[redacted]");
+}
+
+function chainMentions(err: unknown, secret: string): boolean {
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (typeof cur !== "object") return String(cur).includes(secret);
+    const e = cur as { message?: unknown; stack?: unknown; cause?: unknown };
+    if (typeof e.message === "string" && e.message.includes(secret)) return true;
+    if (typeof e.stack === "string" && e.stack.includes(secret)) return true;
+    cur = e.cause;
+  }
+  return false;
+}
+
+/** A copy of the cause chain with the secret scrubbed out of every message and stack. */
+function scrubChain(err: unknown, secret: string): unknown {
+  if (!err || typeof err !== "object") return typeof err === "string" ? scrub(err, secret) : err;
+  const e = err as Error & { code?: unknown; cause?: unknown };
+  const copy = new Error(scrub(String(e.message ?? ""), secret));
+  copy.name = e.name;
+  if (typeof e.stack === "string") copy.stack = scrub(e.stack, secret);
+  if (e.code !== undefined) (copy as { code?: unknown }).code = e.code;
+  if (e.cause !== undefined) (copy as { cause?: unknown }).cause = scrubChain(e.cause, secret);
+  return copy;
+}
+
+/** Maps `err` to an `RFDatabaseError`, keeping it (scrubbed if needed) as the cause. */
+export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabaseError {
+  if (err instanceof RFDatabaseError) return err;
+  const secret = ctx.secret;
+  const cause = secret && chainMentions(err, secret) ? scrubChain(err, secret) : err;
+  const f = gather(err);
+  const detail = scrub(lastMessage(err), secret);
+
+  if (has(f, "FOREIGN KEY constraint failed", "SQLITE_CONSTRAINT_FOREIGNKEY")) {
+    const fk = ctx.foreignKey;
+    return new NotFoundError(fk?.entity ?? "referenced row", fk?.id, {
+      cause,
+      message: fk
+        ? `${fk.entity} ${fk.id ?? ""} not found (foreign key)`.replace("  ", " ")
+        : `a referenced row does not exist (foreign key): ${detail}`,
+    });
+  }
+  if (has(f, "SQLITE_CONSTRAINT", "constraint failed")) {
+    return new ValidationError(`the database refused the value: ${detail}`, { cause });
+  }
+  if (has(f, "SQLITE_BUSY", "SQLITE_LOCKED", "database is locked")) {
+    return new DatabaseBusyError(`the database was busy (locked by another writer) and the call gave up; nothing was written: ${detail}`, {
+      cause,
+    });
+  }
+  if (f.status === 401 || f.status === 403 || has(f, "401", "Unauthorized", "AUTH_", "Authorization", "JWT", "jwt")) {
+    return new AuthError(`the server refused the credentials (missing, expired or wrong auth token): ${detail}`, { cause });
+  }
+  if (has(f, "STREAM_EXPIRED", "stream expired", "invalid baton", "Received an invalid baton", "STREAM_NOT_FOUND", "TRANSACTION_TIMEOUT", "Transaction timed-out", "transaction timed out")) {
+    return new TransactionExpiredError(
+      `the server ended the transaction (held open too long, idle stream expired, or server restarted); it was rolled back and nothing of it was written: ${detail}`,
+      { cause },
+    );
+  }
+  if (has(f, "ECONNREFUSED", "ECONNRESET", "fetch failed", "ENOTFOUND", "socket hang up", "SERVER_ERROR", "HRANA_WEBSOCKET_ERROR")) {
+    return new ConnectionError(`could not reach the database server: ${detail}`, { cause });
+  }
+  return new RFDatabaseError(`database error: ${detail}`, { cause });
+}
+
+/** The innermost message: the driver's own words, without Drizzle's "Failed query: …" prefix. */
+function lastMessage(err: unknown): string {
+  let msg = "";
+  let cur: unknown = err;
+  for (let depth = 0; cur && depth < 8; depth++) {
+    if (typeof cur !== "object") return String(cur);
+    const e = cur as { message?: unknown; cause?: unknown };
+    if (typeof e.message === "string" && e.message) msg = e.message;
+    cur = e.cause;
+  }
+  return msg || String(err);
+}

@@ -1,0 +1,113 @@
+/**
+ * Typed errors. Every error the package throws is an `RFDatabaseError`; driver
+ * errors are mapped onto the subclasses here (constraint → ValidationError or
+ * NotFoundError, busy → DatabaseBusyError, …) with the original kept as
+ * `cause`, and any auth token scrubbed from messages and from the cause chain.
+ */
+
+export type RFErrorCode =
+  | "VALIDATION"
+  | "NOT_FOUND"
+  | "INVALID_TRANSITION"
+  | "SCHEMA_VERSION"
+  | "CONFIG"
+  | "AUTH"
+  | "BUSY"
+  | "TRANSACTION_EXPIRED"
+  | "CONNECTION"
+  | "DRIVER";
+
+export class RFDatabaseError extends Error {
+  readonly code: RFErrorCode;
+  constructor(message: string, options?: { cause?: unknown; code?: RFErrorCode }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options?.code ?? "DRIVER";
+  }
+}
+
+/** A bad argument (wrong type, bad status, non-JSON value, negative count …) or a constraint the database refused. */
+export class ValidationError extends RFDatabaseError {
+  /** The argument or column at fault, when known. */
+  readonly field: string | undefined;
+  constructor(message: string, options?: { field?: string; cause?: unknown }) {
+    super(message, { cause: options?.cause, code: "VALIDATION" });
+    this.field = options?.field;
+  }
+}
+
+/** The row addressed by id does not exist (or a foreign key points at nothing). */
+export class NotFoundError extends RFDatabaseError {
+  constructor(
+    readonly entity: string,
+    readonly id: number | string | undefined,
+    options?: { cause?: unknown; message?: string },
+  ) {
+    super(options?.message ?? `${entity} ${id === undefined ? "" : `${String(id)} `}not found`.replace("  ", " "), {
+      cause: options?.cause,
+      code: "NOT_FOUND",
+    });
+  }
+}
+
+/** A lifecycle change (start, complete, fail …) from a state that does not allow it. */
+export class InvalidTransitionError extends RFDatabaseError {
+  constructor(
+    readonly entity: string,
+    readonly id: number,
+    readonly from: string,
+    readonly to: string,
+  ) {
+    super(`cannot move ${entity} ${id} from "${from}" to "${to}"`, { code: "INVALID_TRANSITION" });
+  }
+}
+
+/** The database schema does not match the package's migrations (behind, ahead, or diverged). */
+export class SchemaVersionError extends RFDatabaseError {
+  constructor(
+    message: string,
+    readonly state: "behind" | "ahead" | "diverged",
+    options?: { cause?: unknown },
+  ) {
+    super(message, { cause: options?.cause, code: "SCHEMA_VERSION" });
+  }
+}
+
+/** Bad configuration: an unsupported URL, a `file:` URL on the web entry point, a rejected auth token … */
+export class ConfigError extends RFDatabaseError {
+  constructor(message: string, options?: { cause?: unknown; code?: "CONFIG" | "AUTH" }) {
+    super(message, { cause: options?.cause, code: options?.code ?? "CONFIG" });
+  }
+}
+
+/** The server refused the credentials (missing, malformed, expired or wrong token). */
+export class AuthError extends ConfigError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { cause: options?.cause, code: "AUTH" });
+  }
+}
+
+/** Another writer held the database lock for longer than the busy timeout and retries; nothing was written. */
+export class DatabaseBusyError extends RFDatabaseError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { cause: options?.cause, code: "BUSY" });
+  }
+}
+
+/**
+ * A remote interactive transaction was ended by the server (held open too long,
+ * idle stream expired, or the server restarted — "invalid baton"); it was
+ * rolled back, so nothing of it was written.
+ */
+export class TransactionExpiredError extends RFDatabaseError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { cause: options?.cause, code: "TRANSACTION_EXPIRED" });
+  }
+}
+
+/** The server could not be reached or the connection broke. */
+export class ConnectionError extends RFDatabaseError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, { cause: options?.cause, code: "CONNECTION" });
+  }
+}

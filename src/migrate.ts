@@ -1,0 +1,147 @@
+import type { Client } from "@libsql/client";
+import { mapDriverError } from "./driver/map-error";
+import { SchemaVersionError } from "./errors";
+import { MIGRATIONS } from "./migrations/bundle";
+import type { Migration } from "./migrations/types";
+
+export type { Migration } from "./migrations/types";
+export { MIGRATIONS } from "./migrations/bundle";
+
+/**
+ * Applying and checking the embedded drizzle-kit migrations.
+ *
+ * Bookkeeping is drizzle's own: the `__drizzle_migrations` table, one row per
+ * migration with the file's sha256 and the journal's `when` as `created_at`,
+ * and "pending" meaning newer than the newest recorded row. So `rf-db migrate`
+ * and `drizzle-kit migrate` can be used interchangeably on one database.
+ *
+ * Drizzle's migrator takes no lock: two processes opening a new file at once
+ * both see nothing applied and both run `CREATE TABLE` (one fails with "table
+ * already exists"). Here each migration's batch starts by inserting its own
+ * bookkeeping row under a UNIQUE index on `hash`; the batch is one transaction,
+ * so of two racing migrators exactly one commits, the other's batch fails on
+ * that unique key, rolls back whole, re-reads the state and finds nothing left
+ * to do. The same works on a local file and through sqld, with no lock table.
+ */
+
+const TABLE = "__drizzle_migrations";
+
+export type SchemaStateKind = "empty" | "behind" | "current" | "ahead" | "diverged";
+
+export interface SchemaState {
+  state: SchemaStateKind;
+  /** Rows of `__drizzle_migrations`, oldest first. */
+  applied: { hash: string; createdAt: number }[];
+  /** Package migrations not yet applied, oldest first. */
+  pending: Migration[];
+  /** The newest migration this package knows. */
+  latest: Migration | undefined;
+}
+
+export async function readSchemaState(client: Client, migrations: readonly Migration[] = MIGRATIONS): Promise<SchemaState> {
+  let applied: { hash: string; createdAt: number }[] = [];
+  try {
+    const rs = await client.execute(`SELECT hash, created_at FROM ${TABLE} ORDER BY created_at`);
+    applied = rs.rows.map((r) => ({ hash: String(r[0]), createdAt: Number(r[1]) }));
+  } catch (err) {
+    if (!String((err as Error)?.message ?? err).includes("no such table")) throw err;
+  }
+  const latest = migrations[migrations.length - 1];
+  const last = applied.length ? applied[applied.length - 1]!.createdAt : undefined;
+  const pending = migrations.filter((m) => last === undefined || m.when > last);
+  const byWhen = new Map(migrations.map((m) => [m.when, m.hash]));
+  let state: SchemaStateKind;
+  if (applied.some((a) => byWhen.has(a.createdAt) && byWhen.get(a.createdAt) !== a.hash)) state = "diverged";
+  else if (latest && last !== undefined && last > latest.when) state = "ahead";
+  else if (applied.length === 0) state = migrations.length ? "empty" : "current";
+  else state = pending.length ? "behind" : "current";
+  return { state, applied, pending, latest };
+}
+
+export interface MigrateOptions {
+  migrations?: readonly Migration[];
+  /** Called after each migration is committed by this process. */
+  onApplied?: (m: Migration) => void;
+  /** How the fix is spelled in error messages. */
+  fixCommand?: string;
+}
+
+export interface MigrateResult {
+  /** Migrations this call applied (empty when the database was already current). */
+  applied: Migration[];
+  state: SchemaState;
+}
+
+function isLostRace(err: unknown): boolean {
+  const text = collectText(err);
+  return (
+    (text.includes("UNIQUE constraint failed") && text.includes(TABLE)) ||
+    text.includes("already exists") ||
+    text.includes("SQLITE_CONSTRAINT_UNIQUE")
+  );
+}
+
+function collectText(err: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = err;
+  for (let i = 0; cur && i < 8; i++) {
+    const e = cur as { message?: unknown; code?: unknown; cause?: unknown };
+    parts.push(String(e.message ?? cur), String(e.code ?? ""));
+    cur = typeof cur === "object" ? e.cause : undefined;
+  }
+  return parts.join(" ");
+}
+
+export function assertNotAhead(state: SchemaState, where: string): void {
+  if (state.state === "ahead") {
+    const newest = state.applied[state.applied.length - 1];
+    throw new SchemaVersionError(
+      `the schema of ${where} is newer than this version of rf-inferno-db (database at migration ${newest?.createdAt}, ` +
+        `package knows up to ${state.latest?.tag} / ${state.latest?.when}): upgrade rf-inferno-db`,
+      "ahead",
+    );
+  }
+  if (state.state === "diverged") {
+    throw new SchemaVersionError(
+      `the migrations recorded in ${where} differ from this package's (same timestamp, different SQL): the database was migrated by a different build`,
+      "diverged",
+    );
+  }
+}
+
+/** Applies pending migrations; safe to run twice and from several processes at once. */
+export async function applyMigrations(client: Client, options: MigrateOptions = {}): Promise<MigrateResult> {
+  const migrations = options.migrations ?? MIGRATIONS;
+  const mine: Migration[] = [];
+  try {
+    await client.batch(
+      [
+        `CREATE TABLE IF NOT EXISTS ${TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`,
+        `CREATE UNIQUE INDEX IF NOT EXISTS ${TABLE}_hash_uq ON ${TABLE} (hash)`,
+      ],
+      "write",
+    );
+    for (let attempt = 0; ; attempt++) {
+      const state = await readSchemaState(client, migrations);
+      assertNotAhead(state, "the database");
+      if (state.pending.length === 0) return { applied: mine, state };
+      // One migration per batch, so progress can be reported and a later
+      // failure leaves the earlier ones committed (as drizzle-kit does per run).
+      const m = state.pending[0]!;
+      try {
+        await client.migrate([
+          { sql: `INSERT INTO ${TABLE} ("hash", "created_at") VALUES (?, ?)`, args: [m.hash, m.when] },
+          ...m.statements.map((s) => ({ sql: s, args: [] })),
+        ]);
+        mine.push(m);
+        options.onApplied?.(m);
+      } catch (err) {
+        if (!isLostRace(err) || attempt > 50) throw err;
+        // Another process applied it first: re-read and carry on.
+        await new Promise((r) => setTimeout(r, 5 + Math.random() * 20));
+      }
+    }
+  } catch (err) {
+    throw mapDriverError(err);
+  }
+}

@@ -1,0 +1,204 @@
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+import { InvalidTransitionError, NotFoundError } from "../errors";
+import { ACTOR_TASK_STATUSES, actorTasks, type ActorTask, type ActorTaskStatus } from "../schema";
+import * as v from "../validate";
+import { BaseRepository, slot } from "./base-repository";
+
+const p = sql.placeholder;
+
+export interface CreateActorTaskInput {
+  experimentId: number;
+  pipelineId: number;
+  actorId: number;
+  shardId: number;
+  /** Defaults to `scheduled`. */
+  status?: ActorTaskStatus;
+}
+
+/** Seconds between the row's start and `:ms`, never negative (clocks of different hosts may disagree slightly). */
+const elapsed = sql`max(0, (${p("ms")} - ${actorTasks.startedAt}) / 1000.0)`;
+
+/** `db.actorTasks`: one row per shard of a pipeline run by an actor. */
+export class ActorTaskRepository extends BaseRepository {
+  /**
+   * Creates a task; NotFoundError if the experiment or pipeline does not exist.
+   * @example const taskId = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 3 });
+   */
+  async create(input: CreateActorTaskInput): Promise<number> {
+    const i = v.record(input, "input");
+    const values = {
+      experimentId: v.id(i.experimentId, "experimentId"),
+      pipelineId: v.id(i.pipelineId, "pipelineId"),
+      actorId: v.id(i.actorId, "actorId"),
+      shardId: v.id(i.shardId, "shardId"),
+      status: i.status === undefined ? "scheduled" : v.oneOf(i.status, ACTOR_TASK_STATUSES, "status"),
+    };
+    const stmt = this.prepared("create", () =>
+      this.db
+        .insert(actorTasks)
+        .values({
+          experimentId: p("experimentId"),
+          pipelineId: p("pipelineId"),
+          actorId: p("actorId"),
+          shardId: p("shardId"),
+          status: p("status"),
+        })
+        .returning({ id: actorTasks.taskId })
+        .prepare(),
+    );
+    const row = await this.guard(() => stmt.get(values), { entity: "experiment or pipeline", id: undefined });
+    return row!.id;
+  }
+
+  /**
+   * The task, or `null`.
+   * @example const task = await db.actorTasks.get(taskId); task?.status
+   */
+  async get(id: number): Promise<ActorTask | null> {
+    const taskId = v.id(id, "taskId");
+    const stmt = this.prepared("get", () =>
+      this.db.select().from(actorTasks).where(eq(actorTasks.taskId, p("id"))).prepare(),
+    );
+    return (await this.guard(() => stmt.get({ id: taskId }))) ?? null;
+  }
+
+  /**
+   * The experiment's tasks in `in_progress`, by id (index `actor_tasks_experiment_status_idx`).
+   * @example const running = await db.actorTasks.listRunning(experimentId);
+   */
+  async listRunning(experimentId: number): Promise<ActorTask[]> {
+    const eid = v.id(experimentId, "experimentId");
+    const stmt = this.prepared("listRunning", () =>
+      this.db
+        .select()
+        .from(actorTasks)
+        .where(and(eq(actorTasks.experimentId, p("experimentId")), eq(actorTasks.status, "in_progress")))
+        .orderBy(actorTasks.taskId)
+        .prepare(),
+    );
+    return this.guard(() => stmt.all({ experimentId: eid }));
+  }
+
+  /**
+   * Sets the status without checking the transition (an administrative
+   * override; the lifecycle methods `start`/`complete`/`fail` check it).
+   * @example await db.actorTasks.setStatus(taskId, "failed");
+   */
+  async setStatus(id: number, status: ActorTaskStatus): Promise<void> {
+    const taskId = v.id(id, "taskId");
+    const s = v.oneOf(status, ACTOR_TASK_STATUSES, "status");
+    await this.update("setStatus", { status: slot("status") }, { id: taskId, status: s });
+  }
+
+  /**
+   * Records the start time.
+   * @example await db.actorTasks.setStartTime(taskId, new Date());
+   */
+  async setStartTime(id: number, time: Date | string): Promise<void> {
+    const taskId = v.id(id, "taskId");
+    const t = v.time(time, "time");
+    await this.update("setStartTime", { startedAt: slot("t") }, { id: taskId, t });
+  }
+
+  /**
+   * Records the end time and duration; without `durationSeconds` it is
+   * computed from the recorded start (null when none was recorded).
+   * @example await db.actorTasks.setEndTime(taskId, new Date(), 12.5);
+   */
+  async setEndTime(id: number, time: Date | string, durationSeconds?: number): Promise<void> {
+    const taskId = v.id(id, "taskId");
+    const t = v.time(time, "time");
+    if (durationSeconds === undefined) {
+      await this.update("setEndTimeComputed", { completedAt: slot("t"), durationSeconds: elapsed }, { id: taskId, t, ms: t.getTime() });
+    } else {
+      const d = v.duration(durationSeconds, "durationSeconds");
+      await this.update("setEndTime", { completedAt: slot("t"), durationSeconds: slot("d") }, { id: taskId, t, d });
+    }
+  }
+
+  /**
+   * Records an error message on the task (without changing its status; see `fail`).
+   * @example await db.actorTasks.setError(taskId, "worker lost");
+   */
+  async setError(id: number, error: string): Promise<void> {
+    const taskId = v.id(id, "taskId");
+    const message = v.text(error, "error");
+    await this.update("setError", { errorMessage: slot("error") }, { id: taskId, error: message });
+  }
+
+  /**
+   * `scheduled → in_progress`, recording the start time, in one conditional
+   * statement. InvalidTransitionError from any other state; nothing written.
+   * @example await db.actorTasks.start(taskId);
+   */
+  async start(id: number, time?: Date | string): Promise<void> {
+    const taskId = v.id(id, "taskId");
+    const t = v.optionalTime(time, "time");
+    const stmt = this.prepared("start", () =>
+      this.db
+        .update(actorTasks)
+        .set({ status: "in_progress", startedAt: slot("t") })
+        .where(and(eq(actorTasks.taskId, p("id")), eq(actorTasks.status, "scheduled")))
+        .returning({ id: actorTasks.taskId })
+        .prepare(),
+    );
+    const row = await this.guard(() => stmt.get({ id: taskId, t }));
+    if (!row) await this.explainRefusal(taskId, "in_progress");
+  }
+
+  /**
+   * `in_progress → completed`, recording the end time and the duration since
+   * the start, in one conditional statement.
+   * @example await db.actorTasks.complete(taskId);
+   */
+  async complete(id: number, time?: Date | string): Promise<void> {
+    const taskId = v.id(id, "taskId");
+    const t = v.optionalTime(time, "time");
+    const stmt = this.prepared("complete", () =>
+      this.db
+        .update(actorTasks)
+        .set({ status: "completed", completedAt: slot("t"), durationSeconds: elapsed })
+        .where(and(eq(actorTasks.taskId, p("id")), eq(actorTasks.status, "in_progress")))
+        .returning({ id: actorTasks.taskId })
+        .prepare(),
+    );
+    const row = await this.guard(() => stmt.get({ id: taskId, t, ms: t.getTime() }));
+    if (!row) await this.explainRefusal(taskId, "completed");
+  }
+
+  /**
+   * `scheduled | in_progress → failed`, recording the error and the end time
+   * (and the duration when it had started), in one conditional statement.
+   * @example await db.actorTasks.fail(taskId, "shard file missing");
+   */
+  async fail(id: number, error: string, time?: Date | string): Promise<void> {
+    const taskId = v.id(id, "taskId");
+    const message = v.text(error, "error");
+    const t = v.optionalTime(time, "time");
+    const stmt = this.prepared("fail", () =>
+      this.db
+        .update(actorTasks)
+        .set({ status: "failed", errorMessage: slot("error"), completedAt: slot("t"), durationSeconds: elapsed })
+        .where(and(eq(actorTasks.taskId, p("id")), inArray(actorTasks.status, ["scheduled", "in_progress"])))
+        .returning({ id: actorTasks.taskId })
+        .prepare(),
+    );
+    const row = await this.guard(() => stmt.get({ id: taskId, error: message, t, ms: t.getTime() }));
+    if (!row) await this.explainRefusal(taskId, "failed");
+  }
+
+  /** After a conditional update touched nothing: NotFoundError or InvalidTransitionError. */
+  private async explainRefusal(taskId: number, to: ActorTaskStatus): Promise<never> {
+    const stmt = this.prepared("status", () =>
+      this.db.select({ status: actorTasks.status }).from(actorTasks).where(eq(actorTasks.taskId, p("id"))).prepare(),
+    );
+    const row = await this.guard(() => stmt.get({ id: taskId }));
+    if (!row) throw new NotFoundError("actor task", taskId);
+    throw new InvalidTransitionError("actor task", taskId, row.status, to);
+  }
+
+  private update(key: string, set: SQLiteUpdateSetSource<typeof actorTasks>, params: { id: number } & Record<string, unknown>) {
+    return this.updateById(actorTasks, actorTasks.taskId, "actor task", key, set, params);
+  }
+}

@@ -1,0 +1,6 @@
+export * from "./base-repository";
+export * from "./experiment-repository";
+export * from "./context-repository";
+export * from "./pipeline-repository";
+export * from "./actor-task-repository";
+export * from "./ic-operation-repository";
