@@ -1,0 +1,235 @@
+import type { Client } from "@libsql/client";
+import { inArray, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/libsql";
+import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
+import { mapDriverError } from "./driver/map-error";
+import { RFDatabaseError, SchemaVersionError } from "./errors";
+import { applyMigrations, assertNotAhead, readSchemaState, type MigrateResult, type SchemaState } from "./migrate";
+import {
+  ActorTaskRepository,
+  ContextRepository,
+  ExperimentRepository,
+  IcOperationRepository,
+  PipelineRepository,
+  type Database,
+  type Executor,
+  type RepositoryOptions,
+} from "./repositories";
+import * as schema from "./schema";
+
+/** The five repositories, bound to the database or to one transaction. */
+export class Repositories {
+  readonly experiments: ExperimentRepository;
+  readonly contexts: ContextRepository;
+  readonly pipelines: PipelineRepository;
+  readonly actorTasks: ActorTaskRepository;
+  readonly icOperations: IcOperationRepository;
+
+  constructor(
+    /** The Drizzle database (or transaction) underneath, for queries of your own. */
+    readonly drizzle: Executor,
+    options: RepositoryOptions,
+  ) {
+    this.experiments = new ExperimentRepository(drizzle, options);
+    this.contexts = new ContextRepository(drizzle, options);
+    this.pipelines = new PipelineRepository(drizzle, options);
+    this.actorTasks = new ActorTaskRepository(drizzle, options);
+    this.icOperations = new IcOperationRepository(drizzle, options);
+  }
+}
+
+/** What `db.transaction(async (tx) => …)` hands the callback. */
+export type TransactionScope = Repositories;
+
+/** How an entry point turns a resolved configuration into a libSQL client. */
+export interface Connector {
+  defaultUrl(env: Record<string, string | undefined>): string;
+  connect(config: ResolvedConfig): Promise<Client>;
+}
+
+export interface ResetCounts {
+  actorTasks: number;
+  pipelines: number;
+  contexts: number;
+  icOperations: number;
+}
+
+/**
+ * The database: one libSQL client, Drizzle on top, a repository per entity.
+ * Open with `RFDatabase.open()` from `rf-inferno-db` (Node) or
+ * `rf-inferno-db/web` (edge runtimes).
+ */
+export class RFDatabaseBase extends Repositories {
+  /** The URL, with any credentials and query removed: safe to print. */
+  readonly url: string;
+  readonly kind: UrlKind;
+  readonly #client: Client;
+  readonly #options: RepositoryOptions;
+  declare readonly drizzle: Database;
+
+  protected constructor(client: Client, config: ResolvedConfig) {
+    const options = { secret: config.authToken };
+    super(drizzle(client, { schema }), options);
+    this.#client = client;
+    this.#options = options;
+    this.url = redactUrl(config.url);
+    this.kind = config.kind;
+  }
+
+  /** The libSQL client underneath (for `batch`, raw SQL, or closing it yourself). */
+  get client(): Client {
+    return this.#client;
+  }
+
+  protected static async openWith<T extends RFDatabaseBase>(
+    connector: Connector,
+    options: OpenOptions | undefined,
+    create: (client: Client, config: ResolvedConfig) => T,
+  ): Promise<T> {
+    const config = resolveConfig(options, connector.defaultUrl);
+    let client: Client | undefined;
+    try {
+      client = await connector.connect(config);
+      const db = create(client, config);
+      await db.#prepareSchema(config);
+      return db;
+    } catch (err) {
+      client?.close();
+      throw mapDriverError(err, { secret: config.authToken });
+    }
+  }
+
+  async #prepareSchema(config: ResolvedConfig): Promise<void> {
+    if (config.migrate === false) return;
+    if (config.migrate === true || config.kind !== "remote") {
+      await this.migrate();
+      return;
+    }
+    const state = await this.schemaState();
+    assertNotAhead(state, `the database at ${this.url}`);
+    if (state.pending.length > 0) {
+      throw new SchemaVersionError(
+        `the database at ${this.url} is behind this package (${state.pending.length} pending migration(s): ` +
+          `${state.pending.map((m) => m.tag).join(", ")}). Run \`npx rf-db migrate --url ${this.url}\` ` +
+          `(token from RF_DB_AUTH_TOKEN) as part of the deploy, or open with { migrate: true }.`,
+        "behind",
+      );
+    }
+  }
+
+  /**
+   * Applies pending migrations (safe when several processes do it at once).
+   * @example const { applied } = await db.migrate(); console.log(applied.map((m) => m.tag));
+   */
+  async migrate(options?: { onApplied?: (m: { tag: string }) => void }): Promise<MigrateResult> {
+    return applyMigrations(this.#client, { ...options });
+  }
+
+  /**
+   * Where the schema stands relative to this package: empty, behind, current, ahead or diverged.
+   * @example (await db.schemaState()).state // "current"
+   */
+  async schemaState(): Promise<SchemaState> {
+    try {
+      return await readSchemaState(this.#client);
+    } catch (err) {
+      throw mapDriverError(err, this.#options);
+    }
+  }
+
+  /**
+   * Runs `fn` in one transaction with the repositories bound to it: everything
+   * commits together, or — if `fn` throws — nothing is written and the error
+   * is rethrown as it was. Remote: each statement inside is one round trip
+   * (plus one for the commit), and sqld aborts transactions held ~5 s; prefer
+   * single calls or `db.batch` for remote work.
+   * @example
+   * await db.transaction(async (tx) => {
+   *   const id = await tx.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 1 });
+   *   await tx.actorTasks.start(id);
+   * });
+   */
+  async transaction<T>(fn: (tx: TransactionScope) => Promise<T>): Promise<T> {
+    let thrown: { error: unknown } | undefined;
+    try {
+      return await this.drizzle.transaction(async (dtx) => {
+        try {
+          return await fn(new Repositories(dtx, this.#options));
+        } catch (error) {
+          thrown = { error };
+          throw error;
+        }
+      });
+    } catch (err) {
+      if (thrown && err === thrown.error) throw err;
+      throw mapDriverError(err, this.#options);
+    }
+  }
+
+  /**
+   * Deletes all rows of tasks, IC operations, pipelines and contexts — and of
+   * experiments when `{ experiments: true }` — in one transaction.
+   * @example await db.resetAllTables({ experiments: true });
+   */
+  async resetAllTables(options: { experiments?: boolean } = {}): Promise<void> {
+    const d = this.drizzle;
+    const stmts = [
+      d.delete(schema.interactiveControl),
+      d.delete(schema.actorTasks),
+      d.delete(schema.pipelines),
+      d.delete(schema.contexts),
+    ] as const;
+    try {
+      if (options?.experiments) await d.batch([...stmts, d.delete(schema.experiments)]);
+      else await d.batch(stmts);
+    } catch (err) {
+      throw mapDriverError(err, this.#options);
+    }
+  }
+
+  /**
+   * Recovery after a crash: marks every unfinished piece of work as failed —
+   * scheduled/in-progress tasks, new/ongoing pipelines, pending/building
+   * contexts and pending IC operations — in one transaction, and returns how
+   * many rows of each it changed.
+   * @example const counts = await db.resetExperimentStates(); // { actorTasks: 3, pipelines: 1, … }
+   */
+  async resetExperimentStates(): Promise<ResetCounts> {
+    const d = this.drizzle;
+    const reason = "interrupted: reset after a crash";
+    try {
+      const [tasks, pls, ctxs, ics] = await d.batch([
+        d
+          .update(schema.actorTasks)
+          .set({ status: "failed", errorMessage: sql`coalesce(${schema.actorTasks.errorMessage}, ${reason})` })
+          .where(inArray(schema.actorTasks.status, ["scheduled", "in_progress"]))
+          .returning({ id: schema.actorTasks.taskId }),
+        d
+          .update(schema.pipelines)
+          .set({ status: "failed", error: sql`coalesce(${schema.pipelines.error}, ${reason})` })
+          .where(inArray(schema.pipelines.status, ["new", "ongoing"]))
+          .returning({ id: schema.pipelines.pipelineId }),
+        d
+          .update(schema.contexts)
+          .set({ status: "failed", error: sql`coalesce(${schema.contexts.error}, ${reason})` })
+          .where(inArray(schema.contexts.status, ["pending", "building"]))
+          .returning({ id: schema.contexts.contextId }),
+        d
+          .update(schema.interactiveControl)
+          .set({ status: "failed", error: sql`coalesce(${schema.interactiveControl.error}, ${reason})`, processedAt: new Date() })
+          .where(inArray(schema.interactiveControl.status, ["pending"]))
+          .returning({ id: schema.interactiveControl.icId }),
+      ]);
+      return { actorTasks: tasks.length, pipelines: pls.length, contexts: ctxs.length, icOperations: ics.length };
+    } catch (err) {
+      throw mapDriverError(err, this.#options);
+    }
+  }
+
+  /** Closes the connection. Further calls fail. */
+  async close(): Promise<void> {
+    this.#client.close();
+  }
+}
+
+export { RFDatabaseError };

@@ -1,0 +1,60 @@
+/**
+ * rf-inferno-db for Node: local files, in-memory databases and remote
+ * libSQL/Turso servers, from the same code.
+ *
+ * @example
+ * import { RFDatabase } from "rf-inferno-db";
+ * const db = await RFDatabase.open();   // file:~/db/rapidfire.db, migrated
+ * const id = await db.experiments.create({ experimentName: "sweep", numActors: 4, numShards: 64 });
+ * await db.close();
+ */
+import { mkdirSync } from "node:fs";
+import { homedir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createClient, type Client } from "@libsql/client";
+import { classifyUrl, type OpenOptions, type ResolvedConfig } from "./config";
+import { RFDatabaseBase, type Connector } from "./database";
+const openLocalClient = (o: { path: string; busyTimeoutMs: number }) => createClient({ url: "file:" + o.path, intMode: "number", timeout: o.busyTimeoutMs });
+import { ConfigError } from "./errors";
+
+/** `file:<RF_DB_PATH or ~/db>/rapidfire.db` — the embedded default. */
+export function defaultDatabaseUrl(env: Record<string, string | undefined> = process.env): string {
+  const dir = env.RF_DB_PATH || join(homedir(), "db");
+  return `file:${join(resolve(dir), "rapidfire.db")}`;
+}
+
+const nodeConnector: Connector = {
+  defaultUrl: defaultDatabaseUrl,
+  async connect(config: ResolvedConfig): Promise<Client> {
+    if (config.kind === "remote") {
+      try {
+        return createClient({ url: config.url, authToken: config.authToken, intMode: "number" });
+      } catch (cause) {
+        throw new ConfigError(`cannot use database URL ${classifyUrl(config.url).kind} ${config.url.split("?")[0]}`, { cause });
+      }
+    }
+    const path = config.kind === "memory" ? ":memory:" : resolve(config.path!);
+    if (config.kind === "file") {
+      try {
+        mkdirSync(dirname(path), { recursive: true });
+      } catch (cause) {
+        throw new ConfigError(`cannot create the database directory ${dirname(path)}`, { cause });
+      }
+    }
+    return openLocalClient({ path, busyTimeoutMs: config.busyTimeoutMs, busyRetry: { maxWaitMs: config.busyRetryMs } });
+  },
+};
+
+/** The database, on Node. See `RFDatabaseBase` for the members. */
+export class RFDatabase extends RFDatabaseBase {
+  /**
+   * Opens (and by default migrates) a database. URL: `options.url` →
+   * env `RF_DB_URL` → `file:<RF_DB_PATH or ~/db>/rapidfire.db`.
+   * @example const db = await RFDatabase.open({ url: "libsql://my-db.turso.io", authToken });
+   */
+  static async open(options?: OpenOptions): Promise<RFDatabase> {
+    return RFDatabase.openWith(nodeConnector, options, (client, config) => new RFDatabase(client, config));
+  }
+}
+
+export * from "./public";

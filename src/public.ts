@@ -1,0 +1,46 @@
+/** Everything both entry points export besides `RFDatabase`. */
+export type { OpenOptions, UrlKind } from "./config";
+export { Repositories, type TransactionScope, type ResetCounts } from "./database";
+export * from "./errors";
+export { MIGRATIONS, type Migration, type SchemaState, type SchemaStateKind, type MigrateResult } from "./migrate";
+export {
+  ActorTaskRepository,
+  ContextRepository,
+  ExperimentRepository,
+  IcOperationRepository,
+  PipelineRepository,
+  type AdvanceProgressInput,
+  type CreateActorTaskInput,
+  type CreateContextInput,
+  type CreateExperimentInput,
+  type CreateIcOperationInput,
+  type CreatePipelineInput,
+  type Database,
+  type Executor,
+  type PipelineProgress,
+  type Transaction,
+} from "./repositories";
+export {
+  ACTOR_TASK_STATUSES,
+  CONTEXT_STATUSES,
+  EXPERIMENT_STATUSES,
+  IC_OPERATIONS,
+  IC_STATUSES,
+  PIPELINE_STATUSES,
+  type ActorTask,
+  type ActorTaskStatus,
+  type Context,
+  type ContextStatus,
+  type Experiment,
+  type ExperimentStatus,
+  type IcOperation,
+  type IcOperationType,
+  type IcStatus,
+  type NewActorTask,
+  type NewContext,
+  type NewExperiment,
+  type NewIcOperation,
+  type NewPipeline,
+  type Pipeline,
+  type PipelineStatus,
+} from "./schema";
