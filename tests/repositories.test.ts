@@ -376,6 +376,23 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       for (const r of results) if (r.status === "rejected") expect(r.reason).toBeInstanceOf(InvalidTransitionError);
     });
 
+    it("claimNext hands each scheduled task of the experiment to exactly one actor, oldest first", async () => {
+      const experimentId = await makeExperiment(db);
+      const pipelineId = await makePipeline(db, { experimentId });
+      const ids: number[] = [];
+      for (let shard = 0; shard < 6; shard++) ids.push(await makeTask(db, { experimentId, pipelineId, shardId: shard }));
+      await makeTask(db, {}); // another experiment's task is never claimed here
+      const first = await db.actorTasks.claimNext(experimentId, 7, "2026-04-01T00:00:00Z");
+      expect(first).toMatchObject({ taskId: ids[0], actorId: 7, status: "in_progress", startedAt: new Date("2026-04-01T00:00:00Z") });
+      const claims = await Promise.all(Array.from({ length: 8 }, (_, actor) => db.actorTasks.claimNext(experimentId, actor)));
+      const got = claims.filter((c) => c !== null).map((c) => c!.taskId);
+      expect(got.sort((a, b) => a - b)).toEqual(ids.slice(1));
+      expect(await db.actorTasks.claimNext(experimentId, 0)).toBeNull();
+      expect(await db.actorTasks.countByStatus(experimentId)).toEqual({ scheduled: 0, in_progress: 6, completed: 0, failed: 0 });
+      await db.actorTasks.complete(ids[0]!);
+      expect((await db.actorTasks.countByStatus(experimentId)).completed).toBe(1);
+    });
+
     it.each(ACTOR_TASK_STATUSES)("setStatus accepts %s", async (status) => {
       const id = await makeTask(db);
       await db.actorTasks.setStatus(id, status);

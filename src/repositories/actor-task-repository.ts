@@ -188,6 +188,56 @@ export class ActorTaskRepository extends BaseRepository {
     if (!row) await this.explainRefusal(taskId, "failed");
   }
 
+  /**
+   * Claims the experiment's oldest `scheduled` task for an actor: moves it to
+   * `in_progress` with the actor's id and the start time, and returns it
+   * (`null` when none is left). One statement that re-checks the status in
+   * its WHERE, so two actors never claim the same task.
+   * @example
+   * for (let t; (t = await db.actorTasks.claimNext(experimentId, actorId)); ) {
+   *   await runShard(t.pipelineId, t.shardId);
+   *   await db.actorTasks.complete(t.taskId);
+   * }
+   */
+  async claimNext(experimentId: number, actorId: number, time?: Date | string): Promise<ActorTask | null> {
+    const eid = v.id(experimentId, "experimentId");
+    const aid = v.id(actorId, "actorId");
+    const t = v.optionalTime(time, "time");
+    const stmt = this.prepared("claimNext", () =>
+      this.db
+        .update(actorTasks)
+        .set({ status: "in_progress", actorId: slot("actorId"), startedAt: slot("t") })
+        .where(
+          // Served by actor_tasks_experiment_status_idx (its entries are ordered by task_id within a status).
+          sql`${actorTasks.taskId} = (select ${actorTasks.taskId} from ${actorTasks} where ${actorTasks.experimentId} = ${p("experimentId")} and ${actorTasks.status} = 'scheduled' order by ${actorTasks.taskId} limit 1) and ${actorTasks.status} = 'scheduled'`,
+        )
+        .returning()
+        .prepare(),
+    );
+    return (await this.guard(() => stmt.get({ experimentId: eid, actorId: aid, t }))) ?? null;
+  }
+
+  /**
+   * How many of the experiment's tasks are in each status (absent statuses are 0);
+   * a covering scan of `actor_tasks_experiment_status_idx`.
+   * @example const { completed, in_progress } = await db.actorTasks.countByStatus(experimentId);
+   */
+  async countByStatus(experimentId: number): Promise<Record<ActorTaskStatus, number>> {
+    const eid = v.id(experimentId, "experimentId");
+    const stmt = this.prepared("countByStatus", () =>
+      this.db
+        .select({ status: actorTasks.status, n: sql<number>`count(*)` })
+        .from(actorTasks)
+        .where(eq(actorTasks.experimentId, p("experimentId")))
+        .groupBy(actorTasks.status)
+        .prepare(),
+    );
+    const rows = await this.guard(() => stmt.all({ experimentId: eid }));
+    const counts = Object.fromEntries(ACTOR_TASK_STATUSES.map((s) => [s, 0])) as Record<ActorTaskStatus, number>;
+    for (const r of rows) counts[r.status] = Number(r.n);
+    return counts;
+  }
+
   /** After a conditional update touched nothing: NotFoundError or InvalidTransitionError. */
   private async explainRefusal(taskId: number, to: ActorTaskStatus): Promise<never> {
     const stmt = this.prepared("status", () =>
