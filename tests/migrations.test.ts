@@ -19,12 +19,15 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 describe("committed migrations", () => {
   it("drizzle-kit reports no pending schema change", () => {
     // generate into a copy: a schema change not yet generated would show up as a new .sql file there.
-    const out = join(tmp, "drizzle-copy");
+    // drizzle-kit wants `out` relative to the working directory: use a git-ignored folder in the repo.
+    const rel = `.tmp/drizzle-check-${process.pid}`;
+    const out = join(root, rel);
+    rmSync(out, { recursive: true, force: true });
     cpSync(join(root, "drizzle"), out, { recursive: true });
-    const config = join(tmp, "drizzle.check.config.ts");
+    const config = join(out, "drizzle.check.config.ts");
     writeFileSync(
       config,
-      `export default { dialect: "turso", schema: ${JSON.stringify(join(root, "src/schema/index.ts"))}, out: ${JSON.stringify(out)}, dbCredentials: { url: ":memory:" } };\n`,
+      `export default { dialect: "turso", schema: ${JSON.stringify(join(root, "src/schema/index.ts"))}, out: ${JSON.stringify(`./${rel}`)}, dbCredentials: { url: ":memory:" } };\n`,
     );
     const before = readdirSync(out).filter((f) => f.endsWith(".sql"));
     const run = spawnSync(join(root, "node_modules/.bin/drizzle-kit"), ["generate", "--config", config], { cwd: root, encoding: "utf8" });
@@ -33,6 +36,7 @@ describe("committed migrations", () => {
     const after = readdirSync(out).filter((f) => f.endsWith(".sql"));
     expect(after, `drizzle-kit generated a migration: run \`npm run db:generate\`\n${output}`).toEqual(before);
     expect(output).toMatch(/No schema changes/);
+    rmSync(out, { recursive: true, force: true });
   }, 60_000);
 
   it("drizzle-kit check finds the migration history consistent", () => {
