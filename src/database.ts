@@ -1,5 +1,6 @@
 import type { Client } from "@libsql/client";
 import { inArray, sql } from "drizzle-orm";
+import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { drizzle } from "drizzle-orm/libsql";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
 import { mapDriverError } from "./driver/map-error";
@@ -162,6 +163,28 @@ export class RFDatabaseBase extends Repositories {
       });
     } catch (err) {
       if (thrown && err === thrown.error) throw err;
+      throw mapDriverError(err, this.#options);
+    }
+  }
+
+  /**
+   * Runs several Drizzle queries (built on `db.drizzle` with the tables from
+   * `rf-inferno-db/schema`) as one atomic batch: all or nothing, and on a
+   * remote database a single HTTP request, where an interactive
+   * `transaction` costs one per statement. Results come back in order.
+   * @example
+   * import { actorTasks, pipelines } from "rf-inferno-db/schema";
+   * import { eq, sql } from "drizzle-orm";
+   * const [, progress] = await db.batch([
+   *   db.drizzle.update(actorTasks).set({ status: "completed", completedAt: new Date() }).where(eq(actorTasks.taskId, taskId)),
+   *   db.drizzle.update(pipelines).set({ shardsCompleted: sql`${pipelines.shardsCompleted} + 1` })
+   *     .where(eq(pipelines.pipelineId, pipelineId)).returning({ done: pipelines.shardsCompleted }),
+   * ]);
+   */
+  async batch<U extends BatchItem<"sqlite">, T extends Readonly<[U, ...U[]]>>(queries: T): Promise<BatchResponse<T>> {
+    try {
+      return await this.drizzle.batch(queries);
+    } catch (err) {
       throw mapDriverError(err, this.#options);
     }
   }

@@ -598,3 +598,36 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
     }
   });
 });
+
+describe.each(BACKENDS)("db.batch on %s", (backendName) => {
+  it("runs drizzle queries atomically: all applied, or none when one fails", async () => {
+    const backend = await openBackend(backendName);
+    try {
+      const db = backend.db;
+      const { actorTasks, pipelines } = await import("../src/schema");
+      const { eq, sql } = await import("drizzle-orm");
+      const experimentId = await makeExperiment(db);
+      const pipelineId = await makePipeline(db, { experimentId });
+      const taskId = await makeTask(db, { experimentId, pipelineId });
+      const [, progress] = await db.batch([
+        db.drizzle.update(actorTasks).set({ status: "completed" }).where(eq(actorTasks.taskId, taskId)),
+        db.drizzle
+          .update(pipelines)
+          .set({ shardsCompleted: sql`${pipelines.shardsCompleted} + 1` })
+          .where(eq(pipelines.pipelineId, pipelineId))
+          .returning({ done: pipelines.shardsCompleted }),
+      ]);
+      expect(progress).toEqual([{ done: 1 }]);
+      expect((await db.actorTasks.get(taskId))!.status).toBe("completed");
+      await expect(
+        db.batch([
+          db.drizzle.update(pipelines).set({ shardsCompleted: 50 }).where(eq(pipelines.pipelineId, pipelineId)),
+          db.drizzle.update(actorTasks).set({ status: sql`'bogus'` }).where(eq(actorTasks.taskId, taskId)),
+        ]),
+      ).rejects.toBeInstanceOf(ValidationError);
+      expect((await db.pipelines.get(pipelineId))!.shardsCompleted).toBe(1);
+    } finally {
+      await backend.close();
+    }
+  });
+});
