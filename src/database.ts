@@ -162,7 +162,10 @@ export class RFDatabaseBase extends Repositories {
         }
       });
     } catch (err) {
-      if (thrown && err === thrown.error) throw err;
+      // The callback's own error wins, also when the rollback after it failed: on a remote
+      // database whose server already ended the transaction (timeout, expired stream,
+      // restart) ROLLBACK answers "no transaction is active", which would hide the real cause.
+      if (thrown) throw thrown.error;
       throw mapDriverError(err, this.#options);
     }
   }

@@ -9,7 +9,7 @@
  * const db = await RFDatabase.open({ url: env.RF_DB_URL, authToken: env.RF_DB_AUTH_TOKEN });
  */
 import { createClient, type Client } from "@libsql/client/web";
-import type { OpenOptions, ResolvedConfig } from "./config";
+import { redactUrl, type OpenOptions, type ResolvedConfig } from "./config";
 import { RFDatabaseBase, type Connector } from "./database";
 import { ConfigError } from "./errors";
 
@@ -29,7 +29,7 @@ const webConnector: Connector = {
     try {
       return createClient({ url: config.url, authToken: config.authToken, intMode: "number" });
     } catch (cause) {
-      throw new ConfigError(`cannot use database URL ${config.url.split("?")[0]}`, { cause });
+      throw new ConfigError(`cannot use database URL ${redactUrl(config.url)}`, { cause });
     }
   },
 };

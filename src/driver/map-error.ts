@@ -1,5 +1,6 @@
 import {
   AuthError,
+  ConfigError,
   ConnectionError,
   DatabaseBusyError,
   NotFoundError,
@@ -17,7 +18,11 @@ import {
  * messages of the whole cause chain are looked at.
  */
 export interface ErrorContext {
-  /** The secret to scrub from every message (the auth token). */
+  /**
+   * The secret to scrub from every message (the auth token). Pass the key even
+   * when no token is configured (`{ secret: undefined }`): a 401 then says
+   * "no auth token was given" instead of listing every possible cause.
+   */
   secret?: string | undefined;
   /** What a foreign-key failure refers to, e.g. `{ entity: "experiment", id: 7 }`. */
   foreignKey?: { entity: string; id: number | undefined };
@@ -108,19 +113,81 @@ export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabase
       cause,
     });
   }
-  if (f.status === 401 || f.status === 403 || has(f, "401", "Unauthorized", "AUTH_", "Authorization", "JWT", "jwt")) {
-    return new AuthError(`the server refused the credentials (missing, expired or wrong auth token): ${detail}`, { cause });
-  }
-  if (has(f, "STREAM_EXPIRED", "stream expired", "invalid baton", "Received an invalid baton", "STREAM_NOT_FOUND", "TRANSACTION_TIMEOUT", "Transaction timed-out", "transaction timed out")) {
-    return new TransactionExpiredError(
-      `the server ended the transaction (held open too long, idle stream expired, or server restarted); it was rolled back and nothing of it was written: ${detail}`,
+  // Remote (sqld / Turso over Hrana). @libsql/client reports every HTTP
+  // failure as LibsqlError "SERVER_ERROR: Server returned HTTP status N"; the
+  // status is on the cause (HttpServerError.status), the server's own words
+  // are dropped. Verified against sqld 0.24.32 (tests/sqld-harness.test.ts).
+  if (f.status === 403 || has(f, "HTTP status 403")) {
+    return new AuthError(
+      `the server refused the operation for this auth token (HTTP 403: the token does not allow it — e.g. a read-only token used to write); nothing was written`,
       { cause },
     );
   }
-  if (has(f, "ECONNREFUSED", "ECONNRESET", "fetch failed", "ENOTFOUND", "socket hang up", "SERVER_ERROR", "HRANA_WEBSOCKET_ERROR")) {
-    return new ConnectionError(`could not reach the database server: ${detail}`, { cause });
+  if (f.status === 401 || has(f, "HTTP status 401", "Unauthorized", "AUTH_", "JWT", "jwt")) {
+    return new AuthError(`the server refused the credentials (HTTP 401): ${describeToken(ctx)}`, { cause });
+  }
+  if (has(f, "TRANSACTION_TIMEOUT", "Transaction timed-out", "Transaction timed out", "transaction timed out")) {
+    return new TransactionExpiredError(
+      `the server ended the transaction: it held the write lock too long while another writer waited (sqld allows ~5 s), ` +
+        `so it was rolled back and nothing of it was written. Keep remote transactions short, or use db.batch: ${detail}`,
+      { cause },
+    );
+  }
+  if (has(f, "STREAM_EXPIRED", "stream expired", "STREAM_NOT_FOUND")) {
+    return new TransactionExpiredError(
+      `the server ended the transaction: its stream was idle too long (sqld expires it after ~10 s without a request), ` +
+        `so it was rolled back and nothing of it was written: ${detail}`,
+      { cause },
+    );
+  }
+  if (has(f, "invalid baton")) {
+    return new TransactionExpiredError(
+      `the server no longer knows this transaction ("invalid baton": it restarted, or another server instance answered), ` +
+        `so it was rolled back and nothing of it was written: ${detail}`,
+      { cause },
+    );
+  }
+  if (f.status === 404) {
+    return new ConfigError(`the server has no database at this URL (HTTP 404): check the database URL (or namespace): ${detail}`, {
+      cause,
+    });
+  }
+  if (
+    has(f, "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN", "fetch failed", "socket hang up") ||
+    has(f, "Network connection lost", "HRANA_WEBSOCKET_ERROR", "SERVER_ERROR")
+  ) {
+    return new ConnectionError(`could not reach the database server, or the connection broke: ${detail}`, { cause });
   }
   return new RFDatabaseError(`database error: ${detail}`, { cause });
+}
+
+/**
+ * Why a 401 probably happened, judged from the token the caller configured —
+ * without ever quoting it. `ctx.secret` present-but-undefined means "no token
+ * was configured"; an absent key means the caller does not know.
+ */
+function describeToken(ctx: ErrorContext): string {
+  if (!("secret" in ctx)) return "the auth token is missing, expired, malformed or signed by the wrong key";
+  const token = ctx.secret;
+  if (!token) return "no auth token was given; pass { authToken } or set RF_DB_AUTH_TOKEN";
+  const exp = jwtExpiry(token);
+  if (exp !== undefined && exp * 1000 <= Date.now()) {
+    return `the auth token expired at ${new Date(exp * 1000).toISOString()}; create a new one`;
+  }
+  return "the auth token was rejected (signed by another key, malformed, or revoked); check RF_DB_AUTH_TOKEN / authToken";
+}
+
+/** The `exp` claim of a JWT (seconds), read without verifying it; undefined when not a JWT. */
+function jwtExpiry(token: string): number | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3 || !parts[1]) return undefined;
+  try {
+    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
+    const payload = JSON.parse(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4))) as { exp?: unknown };
+    return typeof payload.exp === "number" ? payload.exp : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The innermost message: the driver's own words, without Drizzle's "Failed query: …" prefix. */
