@@ -14,7 +14,7 @@ import { dirname, join, resolve } from "node:path";
 import { createClient, type Client } from "@libsql/client";
 import { classifyUrl, type OpenOptions, type ResolvedConfig } from "./config";
 import { RFDatabaseBase, type Connector } from "./database";
-const openLocalClient = (o: { path: string; busyTimeoutMs: number }) => createClient({ url: "file:" + o.path, intMode: "number", timeout: o.busyTimeoutMs });
+import { openLocalClient } from "./driver/local-client";
 import { ConfigError } from "./errors";
 
 /** `file:<RF_DB_PATH or ~/db>/rapidfire.db` — the embedded default. */

@@ -442,6 +442,26 @@ describe("busy handling against another process", () => {
     await released;
     expect((await c.execute("SELECT count(*) AS n FROM items")).rows[0]!.n).toBe(0);
     await c.execute("INSERT INTO items (name) VALUES ('now')"); // and the client is fine afterwards
+    // The statement that gave up stays active inside libsql; without a fresh
+    // connection every later COMMIT would fail with "SQL statements in progress".
+    const tx = await c.transaction("write");
+    await tx.execute("INSERT INTO items (name) VALUES ('in-tx')");
+    await tx.commit();
+    expect((await c.execute("SELECT count(*) AS n FROM items")).rows[0]!.n).toBe(2);
+  });
+
+  it("a statement that failed is not replayed with the failed call's arguments", async () => {
+    const c = client({ path: ":memory:" });
+    await c.execute("PRAGMA foreign_keys = ON");
+    await c.executeMultiple("CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE ch (p INTEGER REFERENCES p(id)); INSERT INTO p VALUES (1);");
+    const sql = "INSERT INTO ch (p) VALUES (?) RETURNING p";
+    await expect(c.execute({ sql, args: [99] })).rejects.toMatchObject({ code: "SQLITE_CONSTRAINT_FOREIGNKEY" });
+    expect((await c.execute({ sql, args: [1] })).rows[0]![0]).toBe(1);
+    const tx = await c.transaction("write");
+    await expect(tx.execute({ sql, args: [98] })).rejects.toMatchObject({ code: "SQLITE_CONSTRAINT_FOREIGNKEY" });
+    await tx.execute({ sql, args: [1] });
+    await tx.commit();
+    expect((await c.execute("SELECT count(*) AS n FROM ch")).rows[0]!.n).toBe(2);
   });
 });
 

@@ -523,7 +523,17 @@ class Connection {
       }
       return this.#query(e, bound);
     } catch (err) {
-      throw toLibsqlError(err);
+      const le = toLibsqlError(err);
+      // libsql 0.5 does not reset a statement that failed. Its get() then
+      // re-executes with the failed call's bindings on the next call (a
+      // FOREIGN KEY failure would repeat for every later caller), so a
+      // failed statement is dropped and the next call prepares a fresh one.
+      // Not after BUSY: that statement is still active (SQLite could resume
+      // it) and the retry loop re-runs this same statement with the same
+      // arguments, which resets it; when retries give up, the client
+      // replaces the whole connection (see LocalClient.#retrying).
+      if (!isBusyError(le)) this.#cache.delete(sql);
+      throw le;
     }
   }
 
@@ -698,7 +708,9 @@ class Connection {
     try {
       this.#internalStmt(sql).run([]);
     } catch (e) {
-      throw toLibsqlError(e);
+      const le = toLibsqlError(e);
+      if (!isBusyError(le)) this.#internal.delete(sql); // see run()
+      throw le;
     }
   }
 
@@ -923,7 +935,10 @@ export class LocalClient implements Client {
     const start = performance.now();
     for (let attempt = 0; ; attempt++) {
       const left = cfg.maxWaitMs - (performance.now() - start);
-      if (left <= 0) throw err;
+      if (left <= 0) {
+        this.#replaceBusyConnection(conn);
+        throw err;
+      }
       const cap = Math.min(cfg.maxDelayMs, cfg.initialDelayMs * 2 ** attempt);
       await this.#sleep(Math.min(left, cap / 2 + (Math.random() * cap) / 2));
       if (conn.closed) throw clientClosedError();
@@ -933,6 +948,28 @@ export class LocalClient implements Client {
         if (!isBusyError(e)) throw e;
         err = e;
       }
+    }
+  }
+
+  /**
+   * After retries gave up on SQLITE_BUSY, the statement that failed is still
+   * active inside libsql (it cannot be reset without running it), and an
+   * active statement makes every later COMMIT on the connection fail with
+   * "SQL statements in progress". Swap in a fresh connection; the old one is
+   * closed (libsql frees it once its statements are collected). Files only:
+   * a `:memory:` database has no other writer to be busy with.
+   */
+  #replaceBusyConnection(conn: Connection): void {
+    if (this.#o.memory || conn !== this.#conn || conn.closed || conn.inTransaction) return;
+    try {
+      this.#conn = new Connection(this.#o);
+    } catch {
+      return; // keep the old one; the next call reports what is wrong
+    }
+    try {
+      conn.close();
+    } catch {
+      /* the old connection is unusable anyway */
     }
   }
 
