@@ -1,7 +1,6 @@
 import type { Client } from "@libsql/client";
 import { inArray, sql } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
-import { drizzle } from "drizzle-orm/libsql";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
 import { mapDriverError } from "./driver/map-error";
 import { RFDatabaseError, SchemaVersionError } from "./errors";
@@ -46,6 +45,12 @@ export type TransactionScope = Repositories;
 export interface Connector {
   defaultUrl(env: Record<string, string | undefined>): string;
   connect(config: ResolvedConfig): Promise<Client>;
+  /**
+   * Drizzle over the client. Each entry point brings its own (`drizzle-orm/libsql`
+   * or `drizzle-orm/libsql/web`): the former imports @libsql/client's Node build
+   * with its native module, which must never reach an edge bundle.
+   */
+  orm(client: Client): Database;
 }
 
 export interface ResetCounts {
@@ -68,9 +73,9 @@ export class RFDatabaseBase extends Repositories {
   readonly #options: RepositoryOptions;
   declare readonly drizzle: Database;
 
-  protected constructor(client: Client, config: ResolvedConfig) {
+  protected constructor(client: Client, config: ResolvedConfig, orm: Database) {
     const options = { secret: config.authToken };
-    super(drizzle(client, { schema }), options);
+    super(orm, options);
     this.#client = client;
     this.#options = options;
     this.url = redactUrl(config.url);
@@ -85,13 +90,13 @@ export class RFDatabaseBase extends Repositories {
   protected static async openWith<T extends RFDatabaseBase>(
     connector: Connector,
     options: OpenOptions | undefined,
-    create: (client: Client, config: ResolvedConfig) => T,
+    create: (client: Client, config: ResolvedConfig, orm: Database) => T,
   ): Promise<T> {
     const config = resolveConfig(options, connector.defaultUrl);
     let client: Client | undefined;
     try {
       client = await connector.connect(config);
-      const db = create(client, config);
+      const db = create(client, config, connector.orm(client));
       await db.#prepareSchema(config);
       return db;
     } catch (err) {
@@ -123,7 +128,7 @@ export class RFDatabaseBase extends Repositories {
    * @example const { applied } = await db.migrate(); console.log(applied.map((m) => m.tag));
    */
   async migrate(options?: { onApplied?: (m: { tag: string }) => void }): Promise<MigrateResult> {
-    return applyMigrations(this.#client, { ...options });
+    return applyMigrations(this.#client, { ...options, secret: this.#options.secret });
   }
 
   /**

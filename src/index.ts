@@ -12,8 +12,10 @@ import { mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createClient, type Client } from "@libsql/client";
-import { classifyUrl, type OpenOptions, type ResolvedConfig } from "./config";
+import { redactUrl, type OpenOptions, type ResolvedConfig } from "./config";
+import { drizzle } from "drizzle-orm/libsql";
 import { RFDatabaseBase, type Connector } from "./database";
+import * as schema from "./schema";
 import { openLocalClient } from "./driver/local-client";
 import { ConfigError } from "./errors";
 
@@ -25,12 +27,13 @@ export function defaultDatabaseUrl(env: Record<string, string | undefined> = pro
 
 const nodeConnector: Connector = {
   defaultUrl: defaultDatabaseUrl,
+  orm: (client) => drizzle(client, { schema }),
   async connect(config: ResolvedConfig): Promise<Client> {
     if (config.kind === "remote") {
       try {
         return createClient({ url: config.url, authToken: config.authToken, intMode: "number" });
       } catch (cause) {
-        throw new ConfigError(`cannot use database URL ${classifyUrl(config.url).kind} ${config.url.split("?")[0]}`, { cause });
+        throw new ConfigError(`cannot use database URL ${redactUrl(config.url)}`, { cause });
       }
     }
     const path = config.kind === "memory" ? ":memory:" : resolve(config.path!);
@@ -53,7 +56,7 @@ export class RFDatabase extends RFDatabaseBase {
    * @example const db = await RFDatabase.open({ url: "libsql://my-db.turso.io", authToken });
    */
   static async open(options?: OpenOptions): Promise<RFDatabase> {
-    return RFDatabase.openWith(nodeConnector, options, (client, config) => new RFDatabase(client, config));
+    return RFDatabase.openWith(nodeConnector, options, (client, config, orm) => new RFDatabase(client, config, orm));
   }
 }
 

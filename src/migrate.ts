@@ -62,8 +62,8 @@ export interface MigrateOptions {
   migrations?: readonly Migration[];
   /** Called after each migration is committed by this process. */
   onApplied?: (m: Migration) => void;
-  /** How the fix is spelled in error messages. */
-  fixCommand?: string;
+  /** The auth token, scrubbed from any error (and used to explain a 401). */
+  secret?: string | undefined;
 }
 
 export interface MigrateResult {
@@ -142,6 +142,6 @@ export async function applyMigrations(client: Client, options: MigrateOptions = 
       }
     }
   } catch (err) {
-    throw mapDriverError(err);
+    throw mapDriverError(err, { secret: options.secret });
   }
 }

@@ -10,7 +10,9 @@
  */
 import { createClient, type Client } from "@libsql/client/web";
 import { redactUrl, type OpenOptions, type ResolvedConfig } from "./config";
+import { drizzle } from "drizzle-orm/libsql/web";
 import { RFDatabaseBase, type Connector } from "./database";
+import * as schema from "./schema";
 import { ConfigError } from "./errors";
 
 const webConnector: Connector = {
@@ -19,6 +21,7 @@ const webConnector: Connector = {
       "no database URL: rf-inferno-db/web has no embedded default; pass { url } or set RF_DB_URL to a libsql://, https:// or wss:// URL",
     );
   },
+  orm: (client) => drizzle(client, { schema }),
   async connect(config: ResolvedConfig): Promise<Client> {
     if (config.kind !== "remote") {
       throw new ConfigError(
@@ -41,7 +44,7 @@ export class RFDatabase extends RFDatabaseBase {
    * @example const db = await RFDatabase.open({ url: "libsql://my-db.turso.io", authToken });
    */
   static async open(options?: OpenOptions): Promise<RFDatabase> {
-    return RFDatabase.openWith(webConnector, options, (client, config) => new RFDatabase(client, config));
+    return RFDatabase.openWith(webConnector, options, (client, config, orm) => new RFDatabase(client, config, orm));
   }
 }
 
