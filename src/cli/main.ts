@@ -1,0 +1,163 @@
+/**
+ * `rf-db`: the package's command line — `migrate` (deploys), `status`
+ * (inspection), `demo` (the simulated multi-process experiment).
+ *
+ * Contract: exit 0 on success; on failure exactly one line
+ * `rf-db: <message>` on stderr and a non-zero exit code — 2 for a usage error
+ * (unknown command or option, bad number), 1 for anything else, 130 after
+ * Ctrl-C. No stack traces unless `RF_DB_DEBUG=1`. Nothing printed ever
+ * contains the auth token (it is scrubbed from every line as a last resort).
+ *
+ * Importing this module has no side effects; it runs only as the entry point
+ * (`node dist/cli/main.js`, the npm bin, or `tsx src/cli/main.ts`).
+ *
+ * The commands' options are declared here; their implementations (and with
+ * them libSQL and Drizzle) are imported only when a command runs, so `--help`
+ * and usage errors answer in a fraction of the time.
+ */
+import { realpathSync } from "node:fs";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { Command, CommanderError } from "commander";
+import { addConnectionOptions, DEMO_LIMITS, EXIT, errorLine, exitCodeOf, integerOption, knownSecrets, scrubSecrets } from "./common";
+import type { DemoOptions } from "./demo-command";
+import type { MigrateCommandOptions } from "./migrate-command";
+import type { StatusCommandOptions } from "./status-command";
+
+/** The package version, read at run time (src/cli and dist/cli are both two levels below package.json). */
+function packageVersion(): string {
+  try {
+    return (createRequire(import.meta.url)("../../package.json") as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+/**
+ * The commander program. Commander's own errors are routed through the same
+ * one-line `rf-db: …` format (and secret scrubbing) as ours, and it never
+ * calls `process.exit` itself (exitOverride), so `main` decides the code.
+ */
+export function buildProgram(secrets: readonly string[] = []): Command {
+  const program = new Command("rf-db");
+  program
+    .description("rf-inferno-db: migrate, inspect and demo the database of multi-pipeline LLM inference experiments")
+    .version(packageVersion(), "-V, --version")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void process.stdout.write(scrubSecrets(s, secrets)),
+      writeErr: (s) => void process.stderr.write(scrubSecrets(s, secrets)),
+      outputError: (s, write) => write(`rf-db: ${s.replace(/^error: /, "").replace(/\s*\n\s*/g, " ").trim()}\n`),
+    })
+    .showSuggestionAfterError(true)
+    .addHelpText(
+      "after",
+      "\nDatabase: --url, else $RF_DB_URL, else the embedded file:<$RF_DB_PATH or ~/db>/rapidfire.db.\n" +
+        "Auth token for remote URLs: $RF_DB_AUTH_TOKEN (or --auth-token). RF_DB_DEBUG=1 prints stack traces.\n" +
+        "Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.",
+    );
+
+  const migrate = program
+    .command("migrate")
+    .description("apply pending schema migrations to a database (run it as part of a deploy)")
+    .addHelpText(
+      "after",
+      "\nPrints each migration it applied, or that the database was already up to date.\n" +
+        "Examples:\n" +
+        "  RF_DB_AUTH_TOKEN=... rf-db migrate --url libsql://my-db.turso.io\n" +
+        "  rf-db migrate                       # the embedded default database",
+    );
+  addConnectionOptions(migrate).action(async (opts: MigrateCommandOptions) => {
+    await (await import("./migrate-command")).runMigrate(opts);
+  });
+
+  const status = program
+    .command("status")
+    .description("show an experiment: pipelines with progress bars, task counts by status, running tasks")
+    .option("-e, --experiment <id>", "experiment id (default: the running one, else the most recent)", integerOption(0, Number.MAX_SAFE_INTEGER))
+    .option("-w, --watch", "refresh until the experiment is no longer running, then print the final view")
+    .option("--interval <ms>", "refresh interval for --watch, in ms", integerOption(50, 60_000), 500)
+    .addHelpText(
+      "after",
+      "\nWith no experiment in the database it says so and exits 0; a missing database file is not created.\n" +
+        "Examples:\n" +
+        "  rf-db status\n" +
+        "  rf-db status --experiment 3 --watch",
+    );
+  addConnectionOptions(status).action(async (opts: StatusCommandOptions) => {
+    await (await import("./status-command")).runStatus(opts);
+  });
+
+  const L = DEMO_LIMITS;
+  const demo = program
+    .command("demo")
+    .description("run a simulated multi-pipeline experiment with actor worker processes writing the database concurrently; live progress, then a summary")
+    .option("--pipelines <n>", `pipelines (1-${L.pipelines})`, integerOption(1, L.pipelines), 4)
+    .option("--shards <n>", `shards per pipeline (1-${L.shards})`, integerOption(1, L.shards), 16)
+    .option("--actors <n>", `actor worker processes (1-${L.actors})`, integerOption(1, L.actors), 4)
+    .option("--work-ms <ms>", `simulated work per task in ms, each task taking 0.5-1.5x this (0-${L.workMs})`, integerOption(0, L.workMs), 200)
+    .addHelpText(
+      "after",
+      `\nAt most ${L.tasks} tasks (pipelines × shards). The database is the embedded default\n` +
+        "(file:<$RF_DB_PATH or ~/db>/rapidfire.db) unless --url or $RF_DB_URL names another.\n" +
+        "Watch it from another terminal with `rf-db status --watch`.\n" +
+        "Example:\n" +
+        "  rf-db demo --pipelines 8 --shards 32 --actors 6",
+    );
+  addConnectionOptions(demo).action(async (opts: DemoOptions) => {
+    await (await import("./demo-command")).runDemo(opts);
+  });
+  return program;
+}
+
+/**
+ * Runs the CLI with `argv` (as `process.argv`: node, script, args…) and
+ * resolves to the exit code; prints the one-line error itself.
+ * @example process.exitCode = await main(process.argv);
+ */
+export async function main(argv: readonly string[] = process.argv): Promise<number> {
+  const secrets = knownSecrets(argv.slice(2), process.env);
+  if (argv.length <= 2) {
+    // Commander would print the whole help to stderr; a usage error is one line here.
+    process.stderr.write("rf-db: missing command (migrate, status, demo); see `rf-db --help`\n");
+    return EXIT.USAGE;
+  }
+  const program = buildProgram(secrets);
+  try {
+    await program.parseAsync([...argv]);
+    return EXIT.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version "errors" are successes; commander already printed the message.
+      if (err.exitCode === 0) return EXIT.OK;
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`rf-db: ${errorLine(err, secrets)}\n`);
+    if (process.env.RF_DB_DEBUG === "1" && err instanceof Error && err.stack) {
+      process.stderr.write(scrubSecrets(err.stack, secrets) + "\n");
+    }
+    return exitCodeOf(err);
+  }
+}
+
+/** True when this module is the process's entry point (also through the npm bin symlink). */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (!script) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  // `rf-db status | head -1`: a closed pipe is not an error worth a stack trace.
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(EXIT.OK);
+    throw err;
+  });
+  main().then((code) => {
+    process.exitCode = code;
+  });
+}
