@@ -474,7 +474,8 @@ class Connection {
   readonly #cacheSize: number;
   readonly #intMode: IntMode;
 
-  constructor(o: ResolvedOptions) {
+  /** `reopen`: a replacement connection to a file this client already set up (WAL is persistent). */
+  constructor(o: ResolvedOptions, reopen = false) {
     this.#cacheSize = o.cacheSize;
     this.#intMode = o.intMode;
     let db: Database.Database;
@@ -487,9 +488,13 @@ class Connection {
     try {
       // Setup may need the write lock (switching to WAL), once, at open:
       // wait for it natively up to the whole retry budget.
-      const setupWait = Math.max(o.busyTimeoutMs, o.retry ? Math.ceil(o.retry.maxWaitMs) : 0);
+      // A replacement connection skips that: the file is already in WAL mode,
+      // and it is opened while another process holds the lock.
+      const setupWait = reopen ? o.busyTimeoutMs : Math.max(o.busyTimeoutMs, o.retry ? Math.ceil(o.retry.maxWaitMs) : 0);
       db.exec(`PRAGMA busy_timeout = ${setupWait}`);
-      if (!o.memory) {
+      if (reopen && !o.memory) {
+        db.exec("PRAGMA synchronous = NORMAL");
+      } else if (!o.memory) {
         const row = db.prepare("PRAGMA journal_mode = WAL").raw(true).get([]) as unknown[] | undefined;
         // WAL can be refused (e.g. some network file systems); then keep the
         // file's mode and its default (FULL) synchronous setting.
@@ -818,6 +823,9 @@ interface Sleeper {
  * The client. All methods return promises (the work itself is synchronous
  * and done on the calling tick when the connection is free).
  */
+/** Longest stretch of back-to-back synchronous statements before the client lets the event loop turn. */
+const YIELD_AFTER_MS = 8;
+
 export class LocalClient implements Client {
   closed = false;
   readonly protocol = "file";
@@ -858,6 +866,7 @@ export class LocalClient implements Client {
       a = stmtOrSql.args;
     }
     if (this.#mutex.locked || this.closed) return this.#executeQueued(sql, a);
+    if (this.#overBudget()) return this.#afterYield().then(() => this.execute(sql, a));
     // Fast path: connection free, run now on this tick.
     const conn = this.#conn;
     const retry = !this.#manualTx;
@@ -901,6 +910,34 @@ export class LocalClient implements Client {
     }
   }
 
+  /**
+   * Statements run synchronously on this thread, and a burst of calls (500
+   * concurrent requests, a Promise.all over many rows) resolves entirely in
+   * microtasks: timers, I/O and other requests would starve until it ends.
+   * So a burst is measured from its first call, and once it has run for
+   * YIELD_AFTER_MS, further calls first wait for a macrotask turn
+   * (setImmediate) — the event loop runs its timers and I/O, then the
+   * deferred calls continue in call order. The cost is one hop per budget.
+   */
+  #overBudget(): boolean {
+    const now = performance.now();
+    if (this.#burstStart < 0) {
+      this.#burstStart = now;
+      setImmediate(this.#endBurst);
+      return false;
+    }
+    return now - this.#burstStart > YIELD_AFTER_MS;
+  }
+
+  #burstStart = -1;
+  readonly #endBurst = () => {
+    this.#burstStart = -1;
+  };
+
+  #afterYield(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+
   /** Waits for the connection (FIFO). Returns the mutex to release (it is replaced on reconnect). */
   async #lock(): Promise<AsyncMutex> {
     if (this.closed) throw clientClosedError();
@@ -910,6 +947,15 @@ export class LocalClient implements Client {
       t,
       () => new LibsqlError(`Waited more than ${t} ms for the connection held by a transaction or batch of this client (calling the client instead of the transaction object inside a transaction deadlocks)`, "CLIENT_LOCK_TIMEOUT"),
     );
+    // Hand-offs between waiters are promise resolutions, so a queue of
+    // transactions would otherwise run as one long microtask chain.
+    if (this.#overBudget()) {
+      await this.#afterYield();
+      if (this.closed) {
+        m.release();
+        throw clientClosedError();
+      }
+    }
     return m;
   }
 
@@ -962,7 +1008,7 @@ export class LocalClient implements Client {
   #replaceBusyConnection(conn: Connection): void {
     if (this.#o.memory || conn !== this.#conn || conn.closed || conn.inTransaction) return;
     try {
-      this.#conn = new Connection(this.#o);
+      this.#conn = new Connection(this.#o, true);
     } catch {
       return; // keep the old one; the next call reports what is wrong
     }
