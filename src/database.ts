@@ -3,7 +3,8 @@ import { inArray, sql } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
 import { mapDriverError } from "./driver/map-error";
-import { RFDatabaseError, SchemaVersionError } from "./errors";
+import { RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
+import { record } from "./validate";
 import { applyMigrations, assertNotAhead, readSchemaState, type MigrateResult, type SchemaState } from "./migrate";
 import {
   ActorTaskRepository,
@@ -156,6 +157,7 @@ export class RFDatabaseBase extends Repositories {
    * });
    */
   async transaction<T>(fn: (tx: TransactionScope) => Promise<T>): Promise<T> {
+    if (typeof fn !== "function") throw new ValidationError("transaction(fn) needs a function", { field: "fn" });
     let thrown: { error: unknown } | undefined;
     try {
       return await this.drizzle.transaction(async (dtx) => {
@@ -203,6 +205,11 @@ export class RFDatabaseBase extends Repositories {
    * @example await db.resetAllTables({ experiments: true });
    */
   async resetAllTables(options: { experiments?: boolean } = {}): Promise<void> {
+    const o = options === undefined ? {} : record(options, "options");
+    if (o.experiments !== undefined && typeof o.experiments !== "boolean") {
+      // A truthy string must not delete every experiment.
+      throw new ValidationError(`options.experiments must be a boolean, got ${typeof o.experiments}`, { field: "experiments" });
+    }
     const d = this.drizzle;
     const stmts = [
       d.delete(schema.interactiveControl),
@@ -211,7 +218,7 @@ export class RFDatabaseBase extends Repositories {
       d.delete(schema.contexts),
     ] as const;
     try {
-      if (options?.experiments) await d.batch([...stmts, d.delete(schema.experiments)]);
+      if (o.experiments === true) await d.batch([...stmts, d.delete(schema.experiments)]);
       else await d.batch(stmts);
     } catch (err) {
       throw mapDriverError(err, this.#options);

@@ -54,6 +54,10 @@ export function text(value: unknown, field: string, opts: { nonEmpty?: boolean }
   if (!value.isWellFormed()) {
     throw new ValidationError(`${field} contains a lone surrogate and cannot be stored exactly`, { field });
   }
+  if (value.includes("\u0000")) {
+    // libSQL binds text as C strings: everything after a NUL would be silently cut off.
+    throw new ValidationError(`${field} contains a NUL character (U+0000), which cannot be stored exactly`, { field });
+  }
   return value;
 }
 
@@ -71,13 +75,28 @@ export function oneOf<const T extends string>(value: unknown, allowed: readonly 
   return value as T;
 }
 
-const ISO_8601 = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_8601 =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,9})?)?(?:Z|[+-](\d{2}):?(\d{2}))?)?$/;
 
-/** A point in time: a valid `Date` or an ISO-8601 string. */
+/** True when the ISO string names a real calendar date and clock time (JS would shift 2024-02-30 to March 1st). */
+function realCalendarTime(m: RegExpExecArray): boolean {
+  const [, y, mo, d, h = "0", mi = "0", sec = "0", oh = "0", om = "0"] = m;
+  const year = Number(y), month = Number(mo), day = Number(d);
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth &&
+    Number(h) <= 23 && Number(mi) <= 59 && Number(sec) <= 59 && Number(oh) <= 23 && Number(om) <= 59
+  );
+}
+
+/** A point in time: a valid `Date` or an ISO-8601 string naming a real date. */
 export function time(value: unknown, field: string): Date {
   let date: Date | undefined;
   if (value instanceof Date) date = new Date(value.getTime());
-  else if (typeof value === "string" && ISO_8601.test(value)) date = new Date(value);
+  else if (typeof value === "string") {
+    const m = ISO_8601.exec(value);
+    if (m && realCalendarTime(m)) date = new Date(value);
+  }
   if (date === undefined || Number.isNaN(date.getTime())) {
     throw new ValidationError(`${field} must be a valid Date or ISO-8601 string, got ${describe(value)}`, { field });
   }
