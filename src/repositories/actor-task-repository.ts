@@ -1,7 +1,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { InvalidTransitionError, NotFoundError } from "../errors";
-import { ACTOR_TASK_STATUSES, actorTasks, type ActorTask, type ActorTaskStatus } from "../schema";
+import { ACTOR_TASK_STATUSES, actorTasks, experiments, type ActorTask, type ActorTaskStatus } from "../schema";
 import * as v from "../validate";
 import { BaseRepository, slot } from "./base-repository";
 
@@ -19,6 +19,14 @@ export interface CreateActorTaskInput {
 /** Seconds between the row's start and `:ms`, never negative (clocks of different hosts may disagree slightly). */
 const elapsed = sql`max(0, (${p("ms")} - ${actorTasks.startedAt}) / 1000.0)`;
 
+/**
+ * `(select count(*) from actor_tasks where experiment_id = :experimentId and status = '<s>')`: one
+ * index range each. (Drizzle writes column names unqualified inside a select list, so the
+ * experiment is a placeholder, not a correlation with the outer row.)
+ */
+const countOf = (status: ActorTaskStatus) =>
+  sql<number>`(select count(*) from ${actorTasks} where ${actorTasks.experimentId} = ${p("experimentId")} and ${actorTasks.status} = ${sql.raw(`'${status}'`)})`;
+
 /** `db.actorTasks`: one row per shard of a pipeline run by an actor. */
 export class ActorTaskRepository extends BaseRepository {
   /**
@@ -34,7 +42,7 @@ export class ActorTaskRepository extends BaseRepository {
       shardId: v.id(i.shardId, "shardId"),
       status: i.status === undefined ? "scheduled" : v.oneOf(i.status, ACTOR_TASK_STATUSES, "status"),
     };
-    const stmt = this.prepared("create", () =>
+    const stmt = this.compiled("create", () =>
       this.db
         .insert(actorTasks)
         .values({
@@ -44,11 +52,9 @@ export class ActorTaskRepository extends BaseRepository {
           shardId: p("shardId"),
           status: p("status"),
         })
-        .returning({ id: actorTasks.taskId })
         .prepare(),
     );
-    const row = await this.guard(() => stmt.get(values), { entity: "experiment or pipeline", id: undefined });
-    return row!.id;
+    return this.insertedId(await this.settle(stmt.run(values), { entity: "experiment or pipeline", id: undefined }));
   }
 
   /**
@@ -57,10 +63,9 @@ export class ActorTaskRepository extends BaseRepository {
    */
   async get(id: number): Promise<ActorTask | null> {
     const taskId = v.id(id, "taskId");
-    const stmt = this.prepared("get", () =>
-      this.db.select().from(actorTasks).where(eq(actorTasks.taskId, p("id"))).prepare(),
-    );
-    return (await this.guard(() => stmt.get({ id: taskId }))) ?? null;
+    // LIMIT 1 (a no-op on the primary key) lets the local driver fetch one row without a cursor.
+    const stmt = this.compiled("get", () => this.db.select().from(actorTasks).where(eq(actorTasks.taskId, p("id"))).limit(1).prepare());
+    return (await this.settle(stmt.get({ id: taskId }))) ?? null;
   }
 
   /**
@@ -69,7 +74,7 @@ export class ActorTaskRepository extends BaseRepository {
    */
   async listRunning(experimentId: number): Promise<ActorTask[]> {
     const eid = v.id(experimentId, "experimentId");
-    const stmt = this.prepared("listRunning", () =>
+    const stmt = this.compiled("listRunning", () =>
       this.db
         .select()
         .from(actorTasks)
@@ -77,7 +82,7 @@ export class ActorTaskRepository extends BaseRepository {
         .orderBy(actorTasks.taskId)
         .prepare(),
     );
-    return this.guard(() => stmt.all({ experimentId: eid }));
+    return this.settle(stmt.all({ experimentId: eid }));
   }
 
   /**
@@ -135,16 +140,15 @@ export class ActorTaskRepository extends BaseRepository {
   async start(id: number, time?: Date | string): Promise<void> {
     const taskId = v.id(id, "taskId");
     const t = v.optionalTime(time, "time");
-    const stmt = this.prepared("start", () =>
+    const stmt = this.compiled("start", () =>
       this.db
         .update(actorTasks)
         .set({ status: "in_progress", startedAt: slot("t") })
         .where(and(eq(actorTasks.taskId, p("id")), eq(actorTasks.status, "scheduled")))
-        .returning({ id: actorTasks.taskId })
         .prepare(),
     );
-    const row = await this.guard(() => stmt.get({ id: taskId, t }));
-    if (!row) await this.explainRefusal(taskId, "in_progress");
+    const rs = await this.settle(stmt.run({ id: taskId, t }));
+    if (rs.rowsAffected === 0) await this.explainRefusal(taskId, "in_progress");
   }
 
   /**
@@ -155,16 +159,18 @@ export class ActorTaskRepository extends BaseRepository {
   async complete(id: number, time?: Date | string): Promise<void> {
     const taskId = v.id(id, "taskId");
     const t = v.optionalTime(time, "time");
-    const stmt = this.prepared("complete", () =>
+    const rs = await this.settle(this.#completeStmt().run({ id: taskId, t, ms: t.getTime() }));
+    if (rs.rowsAffected === 0) await this.explainRefusal(taskId, "completed");
+  }
+
+  #completeStmt() {
+    return this.compiled("complete", () =>
       this.db
         .update(actorTasks)
         .set({ status: "completed", completedAt: slot("t"), durationSeconds: elapsed })
         .where(and(eq(actorTasks.taskId, p("id")), eq(actorTasks.status, "in_progress")))
-        .returning({ id: actorTasks.taskId })
         .prepare(),
     );
-    const row = await this.guard(() => stmt.get({ id: taskId, t, ms: t.getTime() }));
-    if (!row) await this.explainRefusal(taskId, "completed");
   }
 
   /**
@@ -176,16 +182,15 @@ export class ActorTaskRepository extends BaseRepository {
     const taskId = v.id(id, "taskId");
     const message = v.text(error, "error");
     const t = v.optionalTime(time, "time");
-    const stmt = this.prepared("fail", () =>
+    const stmt = this.compiled("fail", () =>
       this.db
         .update(actorTasks)
         .set({ status: "failed", errorMessage: slot("error"), completedAt: slot("t"), durationSeconds: elapsed })
         .where(and(eq(actorTasks.taskId, p("id")), inArray(actorTasks.status, ["scheduled", "in_progress"])))
-        .returning({ id: actorTasks.taskId })
         .prepare(),
     );
-    const row = await this.guard(() => stmt.get({ id: taskId, error: message, t, ms: t.getTime() }));
-    if (!row) await this.explainRefusal(taskId, "failed");
+    const rs = await this.settle(stmt.run({ id: taskId, error: message, t, ms: t.getTime() }));
+    if (rs.rowsAffected === 0) await this.explainRefusal(taskId, "failed");
   }
 
   /**
@@ -203,7 +208,7 @@ export class ActorTaskRepository extends BaseRepository {
     const eid = v.id(experimentId, "experimentId");
     const aid = v.id(actorId, "actorId");
     const t = v.optionalTime(time, "time");
-    const stmt = this.prepared("claimNext", () =>
+    const stmt = this.compiled("claimNext", () =>
       this.db
         .update(actorTasks)
         .set({ status: "in_progress", actorId: slot("actorId"), startedAt: slot("t") })
@@ -214,36 +219,37 @@ export class ActorTaskRepository extends BaseRepository {
         .returning()
         .prepare(),
     );
-    return (await this.guard(() => stmt.get({ experimentId: eid, actorId: aid, t }))) ?? null;
+    return (await this.settle(stmt.get({ experimentId: eid, actorId: aid, t }))) ?? null;
   }
 
   /**
-   * How many of the experiment's tasks are in each status (absent statuses are 0);
-   * a covering scan of `actor_tasks_experiment_status_idx`.
+   * How many of the experiment's tasks are in each status (absent statuses are 0).
+   * One row of four scalar subqueries, each a count over one
+   * `(experiment_id, status)` range of `actor_tasks_experiment_status_idx`
+   * — about twice as fast as `GROUP BY status` over the same entries.
    * @example const { completed, in_progress } = await db.actorTasks.countByStatus(experimentId);
    */
   async countByStatus(experimentId: number): Promise<Record<ActorTaskStatus, number>> {
     const eid = v.id(experimentId, "experimentId");
-    const stmt = this.prepared("countByStatus", () =>
+    const stmt = this.compiled("countByStatus", () =>
       this.db
-        .select({ status: actorTasks.status, n: sql<number>`count(*)` })
-        .from(actorTasks)
-        .where(eq(actorTasks.experimentId, p("experimentId")))
-        .groupBy(actorTasks.status)
+        .select(Object.fromEntries(ACTOR_TASK_STATUSES.map((s) => [s, countOf(s)])) as Record<ActorTaskStatus, ReturnType<typeof countOf>>)
+        .from(experiments)
+        .where(eq(experiments.experimentId, p("experimentId")))
         .prepare(),
     );
-    const rows = await this.guard(() => stmt.all({ experimentId: eid }));
+    const row = await this.settle(stmt.get({ experimentId: eid }));
     const counts = Object.fromEntries(ACTOR_TASK_STATUSES.map((s) => [s, 0])) as Record<ActorTaskStatus, number>;
-    for (const r of rows) counts[r.status] = Number(r.n);
+    if (row) for (const s of ACTOR_TASK_STATUSES) counts[s] = Number(row[s]);
     return counts;
   }
 
   /** After a conditional update touched nothing: NotFoundError or InvalidTransitionError. */
   private async explainRefusal(taskId: number, to: ActorTaskStatus): Promise<never> {
-    const stmt = this.prepared("status", () =>
-      this.db.select({ status: actorTasks.status }).from(actorTasks).where(eq(actorTasks.taskId, p("id"))).prepare(),
+    const stmt = this.compiled("status", () =>
+      this.db.select({ status: actorTasks.status }).from(actorTasks).where(eq(actorTasks.taskId, p("id"))).limit(1).prepare(),
     );
-    const row = await this.guard(() => stmt.get({ id: taskId }));
+    const row = await this.settle(stmt.get({ id: taskId }));
     if (!row) throw new NotFoundError("actor task", taskId);
     throw new InvalidTransitionError("actor task", taskId, row.status, to);
   }

@@ -58,7 +58,7 @@ export class PipelineRepository extends BaseRepository {
         { field: values.modelConfig === null ? "modelConfig" : "samplingParams" },
       );
     }
-    const stmt = this.prepared("create", () =>
+    const stmt = this.compiled("create", () =>
       this.db
         .insert(pipelines)
         .values({
@@ -70,15 +70,13 @@ export class PipelineRepository extends BaseRepository {
           contextId: p("contextId"),
           status: p("status"),
         })
-        .returning({ id: pipelines.pipelineId })
         .prepare(),
     );
     const fk =
       values.contextId === null
         ? { entity: "experiment", id: values.experimentId }
         : { entity: "experiment or context", id: undefined };
-    const row = await this.guard(() => stmt.get(values), fk);
-    return row!.id;
+    return this.insertedId(await this.settle(stmt.run(values), fk));
   }
 
   /**
@@ -87,10 +85,9 @@ export class PipelineRepository extends BaseRepository {
    */
   async get(id: number): Promise<Pipeline | null> {
     const pipelineId = v.id(id, "pipelineId");
-    const stmt = this.prepared("get", () =>
-      this.db.select().from(pipelines).where(eq(pipelines.pipelineId, p("id"))).prepare(),
-    );
-    return (await this.guard(() => stmt.get({ id: pipelineId }))) ?? null;
+    // LIMIT 1 (a no-op on the primary key) lets the local driver fetch one row without a cursor.
+    const stmt = this.compiled("get", () => this.db.select().from(pipelines).where(eq(pipelines.pipelineId, p("id"))).limit(1).prepare());
+    return (await this.settle(stmt.get({ id: pipelineId }))) ?? null;
   }
 
   /**
@@ -99,7 +96,7 @@ export class PipelineRepository extends BaseRepository {
    */
   async list(experimentId: number): Promise<Pipeline[]> {
     const eid = v.id(experimentId, "experimentId");
-    const stmt = this.prepared("list", () =>
+    const stmt = this.compiled("list", () =>
       this.db
         .select()
         .from(pipelines)
@@ -107,7 +104,7 @@ export class PipelineRepository extends BaseRepository {
         .orderBy(asc(pipelines.pipelineId))
         .prepare(),
     );
-    return this.guard(() => stmt.all({ experimentId: eid }));
+    return this.settle(stmt.all({ experimentId: eid }));
   }
 
   /**
@@ -163,7 +160,7 @@ export class PipelineRepository extends BaseRepository {
       samples: d.samples === undefined ? 0 : v.count(d.samples, "samples"),
       currentShardId: d.currentShardId === undefined ? null : v.count(d.currentShardId, "currentShardId"),
     };
-    const stmt = this.prepared("advanceProgress", () =>
+    const stmt = this.compiled("advanceProgress", () =>
       this.db
         .update(pipelines)
         .set({
@@ -175,8 +172,7 @@ export class PipelineRepository extends BaseRepository {
         .returning({ shardsCompleted: pipelines.shardsCompleted, totalSamplesProcessed: pipelines.totalSamplesProcessed })
         .prepare(),
     );
-    const row = this.found(await this.guard(() => stmt.get(params)), "pipeline", pipelineId);
-    return row;
+    return this.found(await this.settle(stmt.get(params)), "pipeline", pipelineId);
   }
 
   /**
