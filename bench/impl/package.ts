@@ -20,17 +20,10 @@ export function packageTarget(db: RFDatabase, name = "rf-inferno-db"): Target {
     setPipelineProgress: (pid, currentShardId, shardsCompleted, totalSamplesProcessed) =>
       db.pipelines.setProgress(pid, { currentShardId, shardsCompleted, totalSamplesProcessed }),
     setTaskEndTime: (id, t, d) => db.actorTasks.setEndTime(id, t, d),
-    // Before the fused API existed: the lifecycle methods, two calls each.
-    createRunningTask: async (experimentId, pipelineId, actorId, shardId, t) => {
-      const id = await db.actorTasks.create({ experimentId, pipelineId, actorId, shardId });
-      await db.actorTasks.start(id, t);
-      return id;
-    },
-    completeWithProgress: async (id, samples, currentShardId, t) => {
-      await db.actorTasks.complete(id, t);
-      const task = await db.actorTasks.get(id);
-      return db.pipelines.advanceProgress(task!.pipelineId, { samples, currentShardId });
-    },
+    // Fused: create + start in one INSERT; complete + pipeline progress in one atomic batch.
+    createRunningTask: (experimentId, pipelineId, actorId, shardId, startedAt) =>
+      db.actorTasks.create({ experimentId, pipelineId, actorId, shardId, status: "in_progress", startedAt }),
+    completeWithProgress: (id, samples, currentShardId, t) => db.actorTasks.completeWithProgress(id, { samples, currentShardId }, t),
     close: () => db.close(),
   };
 }

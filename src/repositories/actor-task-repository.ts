@@ -1,9 +1,10 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { InvalidTransitionError, NotFoundError } from "../errors";
-import { ACTOR_TASK_STATUSES, actorTasks, experiments, type ActorTask, type ActorTaskStatus } from "../schema";
+import { ACTOR_TASK_STATUSES, actorTasks, experiments, pipelines, type ActorTask, type ActorTaskStatus } from "../schema";
 import * as v from "../validate";
-import { BaseRepository, slot } from "./base-repository";
+import { BaseRepository, CompiledQuery, slot } from "./base-repository";
+import type { AdvanceProgressInput, PipelineProgress } from "./pipeline-repository";
 
 const p = sql.placeholder;
 
@@ -14,6 +15,17 @@ export interface CreateActorTaskInput {
   shardId: number;
   /** Defaults to `scheduled`. */
   status?: ActorTaskStatus;
+  /**
+   * The start time, recorded in the same INSERT (not recorded when omitted).
+   * With `status: "in_progress"` this creates and starts the task in one
+   * statement — what `create` followed by `start` does in two.
+   */
+  startedAt?: Date | string;
+}
+
+/** What `completeWithProgress` returns: the task's pipeline and its progress counters after the increment. */
+export interface TaskCompletion extends PipelineProgress {
+  pipelineId: number;
 }
 
 /** Seconds between the row's start and `:ms`, never negative (clocks of different hosts may disagree slightly). */
@@ -31,7 +43,10 @@ const countOf = (status: ActorTaskStatus) =>
 export class ActorTaskRepository extends BaseRepository {
   /**
    * Creates a task; NotFoundError if the experiment or pipeline does not exist.
+   * Pass `status: "in_progress"` and `startedAt` to create a running task in
+   * one statement (one request remotely) instead of `create` + `start`.
    * @example const taskId = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 3 });
+   * @example const taskId = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 3, status: "in_progress", startedAt: new Date() });
    */
   async create(input: CreateActorTaskInput): Promise<number> {
     const i = v.record(input, "input");
@@ -41,6 +56,8 @@ export class ActorTaskRepository extends BaseRepository {
       actorId: v.id(i.actorId, "actorId"),
       shardId: v.id(i.shardId, "shardId"),
       status: i.status === undefined ? "scheduled" : v.oneOf(i.status, ACTOR_TASK_STATUSES, "status"),
+      // Bound as epoch milliseconds (the column's storage), null when absent.
+      startedAt: i.startedAt === undefined ? null : v.time(i.startedAt, "startedAt").getTime(),
     };
     const stmt = this.compiled("create", () =>
       this.db
@@ -51,6 +68,8 @@ export class ActorTaskRepository extends BaseRepository {
           actorId: p("actorId"),
           shardId: p("shardId"),
           status: p("status"),
+          // Raw placeholder (not through the Date encoder, which cannot take null).
+          startedAt: sql`${p("startedAt")}`,
         })
         .prepare(),
     );
@@ -161,6 +180,69 @@ export class ActorTaskRepository extends BaseRepository {
     const t = v.optionalTime(time, "time");
     const rs = await this.settle(this.#completeStmt().run({ id: taskId, t, ms: t.getTime() }));
     if (rs.rowsAffected === 0) await this.explainRefusal(taskId, "completed");
+  }
+
+  /**
+   * `complete` and the task's pipeline's `advanceProgress` as ONE atomic
+   * batch — one call, one request on a remote database — returning the
+   * pipeline's counters after the increment:
+   *
+   * - the task goes `in_progress → completed` with the end time and the
+   *   duration since its start (as `complete`);
+   * - its pipeline's `shardsCompleted` grows by `progress.shards` (default 1)
+   *   and `totalSamplesProcessed` by `progress.samples` (default 0), and
+   *   `currentShardId` is set when given — atomic increments, so actors
+   *   finishing shards of one pipeline at once never lose a count.
+   *
+   * Both statements are conditional on the task being `in_progress`, inside
+   * one transaction: from any other state (or for a missing id) neither
+   * writes anything and it throws InvalidTransitionError (NotFoundError),
+   * after one more read to tell the two apart (as `complete`). Inside
+   * `db.transaction` it runs in that transaction.
+   * @example
+   * const { shardsCompleted } = await db.actorTasks.completeWithProgress(taskId, { samples: 512, currentShardId: 7 });
+   */
+  async completeWithProgress(id: number, progress: AdvanceProgressInput = {}, time?: Date | string): Promise<TaskCompletion> {
+    const taskId = v.id(id, "taskId");
+    const d = v.record(progress, "progress");
+    const shards = d.shards === undefined ? 1 : v.count(d.shards, "shards");
+    const samples = d.samples === undefined ? 0 : v.count(d.samples, "samples");
+    const currentShardId = d.currentShardId === undefined ? null : v.count(d.currentShardId, "currentShardId");
+    const t = v.optionalTime(time, "time");
+    const advance = this.compiled("advanceTaskPipeline", () =>
+      this.db
+        .update(pipelines)
+        .set({
+          shardsCompleted: sql`${pipelines.shardsCompleted} + ${p("shards")}`,
+          totalSamplesProcessed: sql`${pipelines.totalSamplesProcessed} + ${p("samples")}`,
+          currentShardId: sql`coalesce(${p("currentShardId")}, ${pipelines.currentShardId})`,
+        })
+        // The task's pipeline, only while the task is in progress (the same condition as the completion below).
+        .where(
+          sql`${pipelines.pipelineId} = (select ${actorTasks.pipelineId} from ${actorTasks} where ${actorTasks.taskId} = ${p("id")} and ${actorTasks.status} = 'in_progress')`,
+        )
+        .returning({
+          pipelineId: pipelines.pipelineId,
+          currentShardId: pipelines.currentShardId,
+          shardsCompleted: pipelines.shardsCompleted,
+          totalSamplesProcessed: pipelines.totalSamplesProcessed,
+        })
+        .prepare(),
+    );
+    const complete = this.#completeStmt();
+    const [advanced, completed] = await this.settle(
+      CompiledQuery.batch([
+        { query: advance as CompiledQuery<unknown>, values: { id: taskId, shards, samples, currentShardId } },
+        { query: complete as CompiledQuery<unknown>, values: { id: taskId, t, ms: t.getTime() } },
+      ]),
+    );
+    const row = advance.decodeFirst(advanced!);
+    if (completed!.rowsAffected === 0 || row === undefined) {
+      // Same predicate in one transaction: both wrote or neither did.
+      if (completed!.rowsAffected === 0 && row === undefined) await this.explainRefusal(taskId, "completed");
+      throw new Error(`rf-inferno-db: inconsistent completion of actor task ${taskId} (foreign keys disabled?)`);
+    }
+    return row;
   }
 
   #completeStmt() {

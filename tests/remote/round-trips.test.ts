@@ -8,9 +8,10 @@
  *   (NotFoundError from an UPDATE … RETURNING that touched nothing, a foreign
  *   key pointing at nothing, `getError` of a missing experiment);
  * - argument validation fails before any request (0);
- * - exception, on the error path only: `actorTasks.start/complete/fail` from a
- *   state that does not allow it (or on a missing id) cost 2 — the conditional
- *   UPDATE, then one SELECT to tell InvalidTransitionError from NotFoundError;
+ * - exception, on the error path only: `actorTasks.start/complete/fail/
+ *   completeWithProgress` from a state that does not allow it (or on a missing
+ *   id) cost 2 — the conditional UPDATE (batch), then one SELECT to tell
+ *   InvalidTransitionError from NotFoundError;
  * - `db.transaction` with k statements costs k + 1 (BEGIN rides on the first
  *   statement, COMMIT + close are one more; a rollback is one more as well);
  * - `RFDatabase.open` on a remote URL with migrate "auto" costs 1 (the schema check).
@@ -183,12 +184,24 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     expect((await one(r, "claimNext", () => db.actorTasks.claimNext(experimentId, 1)))?.taskId).toBe(second);
     expect(await expectCost(1, "actorTasks.claimNext(none left)", () => db.actorTasks.claimNext(experimentId, 1))).toBeNull();
     expect(await one(r, "countByStatus", () => db.actorTasks.countByStatus(experimentId))).toMatchObject({ failed: 1, in_progress: 1 });
+    // The fused lifecycle: create + start in one INSERT, complete + progress in one batch.
+    const third = await expectCost(1, "actorTasks.create(in_progress, startedAt)", () =>
+      db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 2, status: "in_progress", startedAt: new Date(Date.now() - 500) }),
+    );
+    expect(await one(r, "completeWithProgress", () => db.actorTasks.completeWithProgress(third, { samples: 10, currentShardId: 2 }))).toEqual({
+      pipelineId,
+      currentShardId: 2,
+      shardsCompleted: 1,
+      totalSamplesProcessed: 10,
+    });
 
     // Error path: the conditional UPDATE touches nothing, then one SELECT explains why.
     await expectFailureCost(2, "actorTasks.start(already failed)", InvalidTransitionError, () => db.actorTasks.start(id));
     await expectFailureCost(2, "actorTasks.complete(failed)", InvalidTransitionError, () => db.actorTasks.complete(id));
     await expectFailureCost(2, "actorTasks.fail(failed)", InvalidTransitionError, () => db.actorTasks.fail(id, "again"));
     await expectFailureCost(2, "actorTasks.start(missing)", NotFoundError, () => db.actorTasks.start(999_999));
+    await expectFailureCost(2, "actorTasks.completeWithProgress(completed)", InvalidTransitionError, () => db.actorTasks.completeWithProgress(third));
+    await expectFailureCost(2, "actorTasks.completeWithProgress(missing)", NotFoundError, () => db.actorTasks.completeWithProgress(999_999));
     // the other setters fail in one request
     await expectFailureCost(1, "actorTasks.setStatus(missing)", NotFoundError, () => db.actorTasks.setStatus(999_999, "failed"));
     await expectFailureCost(1, "actorTasks.create(missing pipeline)", NotFoundError, () =>
