@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import Database from "libsql";
 import { MIGRATIONS, RFDatabase } from "../../src/index";
+import { captureStatements } from "../lib/capture";
 import { quantile } from "../lib/stats";
 
 export const SCALE = { experiments: 100, pipelinesPerExperiment: 100, shardsPerPipeline: 100, runningFrom: 91, inProgressPerExperiment: 8 };
@@ -159,15 +160,21 @@ export async function benchScale(opts: { workDir: string; n: number; log: (s: st
     const scan = raw.prepare("SELECT * FROM actor_tasks NOT INDEXED WHERE experiment_id = ? AND status = 'in_progress' ORDER BY task_id");
     queries.push(await timeCalls("full-scan equivalent of listRunning (NOT INDEXED)", Math.max(5, Math.floor(n / 50)), async (i) => scan.all([running(i)])));
 
-    const plan = (sql: string, args: unknown[]) =>
-      (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(args) as { detail: string }[]).map((r) => r.detail);
-    const plans: Record<string, string[]> = {
-      listRunning: plan("SELECT * FROM actor_tasks WHERE experiment_id = ? AND status = 'in_progress' ORDER BY task_id", [100]),
-      "pipelines.list": plan("SELECT * FROM pipelines WHERE experiment_id = ? ORDER BY pipeline_id", [100]),
-      countByStatus: plan("SELECT status, count(*) FROM actor_tasks WHERE experiment_id = ? GROUP BY status", [100]),
-      "get(id)": plan("SELECT * FROM actor_tasks WHERE task_id = ?", [1]),
-      "full scan (NOT INDEXED)": plan("SELECT * FROM actor_tasks NOT INDEXED WHERE experiment_id = ? AND status = 'in_progress' ORDER BY task_id", [100]),
+    // The package's own SQL for each dashboard call, explained on the plain connection.
+    const plans: Record<string, string[]> = {};
+    const explain = async (name: string, fn: () => Promise<unknown>) => {
+      const cap = await captureStatements(db.client, fn);
+      plans[name] = cap.statements.flatMap((st) =>
+        (raw.prepare(`EXPLAIN QUERY PLAN ${st.sql}`).all(st.args.map((a) => (a instanceof Date ? a.getTime() : a))) as { detail: string }[]).map((r) => r.detail),
+      );
     };
+    await explain("actorTasks.listRunning", () => db.actorTasks.listRunning(100));
+    await explain("pipelines.list", () => db.pipelines.list(100));
+    await explain("actorTasks.countByStatus", () => db.actorTasks.countByStatus(100));
+    await explain("actorTasks.get", () => db.actorTasks.get(1));
+    plans["full scan (Python module's query, NOT INDEXED)"] = (
+      raw.prepare("EXPLAIN QUERY PLAN SELECT * FROM actor_tasks NOT INDEXED WHERE experiment_id = ? AND status = 'in_progress' ORDER BY task_id").all([100]) as { detail: string }[]
+    ).map((r) => r.detail);
     let sizeMiB = 0;
     try {
       const { statSync } = await import("node:fs");
