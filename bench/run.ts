@@ -2,7 +2,8 @@
  * `npm run bench` — the benchmark suite (see BENCHMARKS.md for what it shows).
  *
  *   npx tsx bench/run.ts [--quick] [--only=local,remote,requests,scale,profile]
- *                        [--rounds=N] [--remote-rounds=N] [--no-write]
+ *                        [--rounds=N] [--remote-rounds=N] [--kinds=package,raw-client,raw-libsql,python,package+ckpt,raw-libsql+ckpt] [--no-ckpt]
+ *                        [--no-write]
  *
  * Sections:
  *   local     the reference workload on a local WAL file: the package, raw
@@ -52,8 +53,11 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const load0 = loadavg();
   const m = machine();
-  const kinds: Kind[] = ["package", "raw-client", "raw-libsql"];
+  let kinds: Kind[] = ["package", "raw-client", "raw-libsql"];
   if (m.python) kinds.push("python");
+  // The checkpoint experiment (see lib/contenders.ts): what the engine's WAL checkpoints cost.
+  if (!flag("no-ckpt")) kinds.push("package+ckpt", "raw-libsql+ckpt");
+  if (opt("kinds")) kinds = kinds.filter((k) => opt("kinds")!.split(",").includes(k));
   log(`rf-inferno-db bench: ${m.nproc} × ${m.cpu}, Node ${m.node}, load ${load0.map((x) => x.toFixed(2)).join(" ")}`);
 
   const r: Omit<Results, "targets"> = {

@@ -8,13 +8,18 @@ import Database from "libsql";
 import type { Target } from "../lib/workload";
 import { expectOne, MODEL_CONFIG, SAMPLING_PARAMS, SQL } from "./sql";
 
-export function rawLibsqlTarget(path: string, name = "raw libsql (cached statements)", pragmas: string[] = []): Target {
+export function rawLibsqlTarget(
+  path: string,
+  name = "raw libsql (cached statements)",
+  /** Extra statements run first: experiments (e.g. PRAGMA wal_autocheckpoint), or the schema for ":memory:". */
+  setup: string[] = [],
+): Target {
   const db = new Database(path);
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA foreign_keys = ON");
   db.exec("PRAGMA busy_timeout = 100");
-  for (const p of pragmas) db.exec(p); // experiments (e.g. wal_autocheckpoint), not the floor
+  for (const s of setup) db.exec(s);
   const prep = <K extends keyof typeof SQL>(k: K) => db.prepare(SQL[k]);
   const s = Object.fromEntries(Object.keys(SQL).map((k) => [k, prep(k as keyof typeof SQL)])) as Record<keyof typeof SQL, Database.Statement>;
   for (const k of ["listPipelines", "getPipeline", "listRunning", "advanceTaskPipeline"] as const) s[k].raw(true);

@@ -2,6 +2,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
+import Database from "libsql";
 import { RFDatabase } from "../../src/index";
 import { packageTarget } from "../impl/package";
 import { rawClientTarget } from "../impl/raw-client";
@@ -9,14 +10,27 @@ import { rawLibsqlTarget } from "../impl/raw-libsql";
 import { Samples } from "./stats";
 import { runWorkload, type Form, type RunResult, type Shape } from "./workload";
 
-export type Kind = "package" | "raw-client" | "raw-libsql" | "python";
+export type Kind = "package" | "raw-client" | "raw-libsql" | "python" | "package+ckpt" | "raw-libsql+ckpt";
 
 export const KIND_LABEL: Record<Kind, string> = {
   package: "rf-inferno-db (this package)",
   "raw-client": "raw @libsql/client, hand-written SQL",
   "raw-libsql": "raw libsql, cached statements",
   python: "Python sqlite3, hand-written SQL",
+  "package+ckpt": "experiment: rf-inferno-db, wal_autocheckpoint=10000",
+  "raw-libsql+ckpt": "experiment: raw libsql, wal_autocheckpoint=10000",
 };
+
+/**
+ * The checkpoint experiment: SQLite checkpoints the WAL into the database
+ * file (with two fsyncs) whenever it passes `wal_autocheckpoint` pages
+ * (default 1000, i.e. every ~300–400 commits of this workload). Raising it
+ * to 10000 makes that 10x rarer. A single run would then usually not pay any
+ * checkpoint at all, so these contenders pay one explicit PASSIVE checkpoint
+ * at the end of the run, inside the timed window — more than their
+ * steady-state share (one per ~3 runs).
+ */
+const CKPT_PAGES = 10_000;
 
 export interface Contender {
   kind: Kind;
@@ -48,14 +62,35 @@ export function contender(kind: Kind, form: Form, remote = false): Contender {
   const id = `${kind}/${form}`;
   const run = async (url: string, shape: Shape): Promise<RunResult> => {
     if (kind === "python") return runPython(url, form, shape);
-    const target =
-      kind === "package"
-        ? packageTarget(await RFDatabase.open({ url: remote ? url : `file:${url}`, migrate: remote ? false : "auto" }))
-        : kind === "raw-client"
-          ? await rawClientTarget(remote ? url : `file:${url}`)
-          : rawLibsqlTarget(url);
+    let checkpoint: (() => Promise<unknown>) | undefined;
+    let target;
+    if (kind === "package" || kind === "package+ckpt") {
+      const db = await RFDatabase.open({ url: remote ? url : `file:${url}`, migrate: remote ? false : "auto" });
+      if (kind === "package+ckpt") {
+        await db.client.execute(`PRAGMA wal_autocheckpoint = ${CKPT_PAGES}`);
+        checkpoint = () => db.client.execute("PRAGMA wal_checkpoint(PASSIVE)");
+      }
+      target = packageTarget(db);
+    } else if (kind === "raw-client") {
+      target = await rawClientTarget(remote ? url : `file:${url}`);
+    } else if (kind === "raw-libsql+ckpt") {
+      target = rawLibsqlTarget(url, KIND_LABEL[kind], [`PRAGMA wal_autocheckpoint = ${CKPT_PAGES}`]);
+      const side = new Database(url);
+      side.exec("PRAGMA synchronous = NORMAL");
+      checkpoint = async () => side.prepare("PRAGMA wal_checkpoint(PASSIVE)").all([]);
+      const close = target.close;
+      target = { ...target, close: async () => (side.close(), close()) };
+    } else {
+      target = rawLibsqlTarget(url);
+    }
     try {
-      return await runWorkload(target, form, shape);
+      const r = await runWorkload(target, form, shape);
+      if (checkpoint) {
+        const t0 = performance.now();
+        await checkpoint();
+        r.ms += performance.now() - t0;
+      }
+      return r;
     } finally {
       await target.close();
     }
