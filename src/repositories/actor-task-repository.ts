@@ -221,25 +221,36 @@ export class ActorTaskRepository extends BaseRepository {
         .where(
           sql`${pipelines.pipelineId} = (select ${actorTasks.pipelineId} from ${actorTasks} where ${actorTasks.taskId} = ${p("id")} and ${actorTasks.status} = 'in_progress')`,
         )
-        .returning({
+        .prepare(),
+    );
+    // The counters after both updates, read in the same transaction. (A third statement instead of
+    // RETURNING on the first: locally a RETURNING write needs a cursor and a changes() query, a plain
+    // UPDATE one native call, and a single-row SELECT … LIMIT 1 another; remotely it is the same request.)
+    const progressOf = this.compiled("taskPipelineProgress", () =>
+      this.db
+        .select({
           pipelineId: pipelines.pipelineId,
           currentShardId: pipelines.currentShardId,
           shardsCompleted: pipelines.shardsCompleted,
           totalSamplesProcessed: pipelines.totalSamplesProcessed,
         })
+        .from(pipelines)
+        .where(sql`${pipelines.pipelineId} = (select ${actorTasks.pipelineId} from ${actorTasks} where ${actorTasks.taskId} = ${p("id")})`)
+        .limit(1)
         .prepare(),
     );
     const complete = this.#completeStmt();
-    const [advanced, completed] = await this.settle(
+    const [advanced, completed, counters] = await this.settle(
       CompiledQuery.batch([
         { query: advance as CompiledQuery<unknown>, values: { id: taskId, shards, samples, currentShardId } },
         { query: complete as CompiledQuery<unknown>, values: { id: taskId, t, ms: t.getTime() } },
+        { query: progressOf as CompiledQuery<unknown>, values: { id: taskId } },
       ]),
     );
-    const row = advance.decodeFirst(advanced!);
-    if (completed!.rowsAffected === 0 || row === undefined) {
+    const row = progressOf.decodeFirst(counters!);
+    if (advanced!.rowsAffected === 0 || completed!.rowsAffected === 0 || row === undefined) {
       // Same predicate in one transaction: both wrote or neither did.
-      if (completed!.rowsAffected === 0 && row === undefined) await this.explainRefusal(taskId, "completed");
+      if (advanced!.rowsAffected === 0 && completed!.rowsAffected === 0) await this.explainRefusal(taskId, "completed");
       throw new Error(`rf-inferno-db: inconsistent completion of actor task ${taskId} (foreign keys disabled?)`);
     }
     return row;
