@@ -256,7 +256,7 @@ export function renderChart(r: Results): string {
     });
   }
   if (r.remote.length) panels.push({ title: "Reference workload on sqld over loopback — tasks/s", unit: "tasks/s", groups: bars(r.remote) });
-  const api = r.local.filter((c) => c.form === "api" && c.rounds > 0);
+  const api = r.local.filter((c) => c.form === "api" && c.rounds > 0 && !c.kind.includes("+"));
   if (api.length) {
     const types = [...new Set(api.flatMap((c) => Object.keys(c.latency)))];
     panels.push({

@@ -30,11 +30,15 @@ export function renderSvg(title: string, panels: Panel[], legend: { label: strin
   parts.push(`<text x="16" y="24" font-size="16" font-weight="bold">${esc(title)}</text>`);
   // legend
   let lx = 16;
-  const ly = y;
   for (const l of legend) {
-    parts.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${l.color}"/>`);
-    parts.push(`<text x="${lx + 16}" y="${ly}" font-size="11">${esc(l.label)}</text>`);
-    lx += 22 + l.label.length * 6.2;
+    const w = 22 + l.label.length * 6.2;
+    if (lx + w > W - 8 && lx > 16) {
+      lx = 16;
+      y += 16;
+    }
+    parts.push(`<rect x="${lx}" y="${y - 10}" width="12" height="12" fill="${l.color}"/>`);
+    parts.push(`<text x="${lx + 16}" y="${y}" font-size="11">${esc(l.label)}</text>`);
+    lx += w;
   }
   y += 18;
   for (const p of panels) {
