@@ -17,6 +17,7 @@ import { drizzle } from "drizzle-orm/libsql";
 import { RFDatabaseBase, type Connector } from "./database";
 import * as schema from "./schema";
 import { openLocalClient } from "./driver/local-client";
+import { withBusyRetry, retryWhileLocked } from "./driver/busy-retry";
 import { ConfigError } from "./errors";
 
 /** `file:<RF_DB_PATH or ~/db>/rapidfire.db` — the embedded default. */
@@ -31,7 +32,9 @@ const nodeConnector: Connector = {
   async connect(config: ResolvedConfig): Promise<Client> {
     if (config.kind === "remote") {
       try {
-        return createClient({ url: config.url, authToken: config.authToken, intMode: "number" });
+        return withBusyRetry(createClient({ url: config.url, authToken: config.authToken, intMode: "number" }), {
+          maxWaitMs: config.busyRetryMs,
+        });
       } catch (cause) {
         throw new ConfigError(`cannot use database URL ${redactUrl(config.url)}`, { cause });
       }
@@ -44,7 +47,12 @@ const nodeConnector: Connector = {
         throw new ConfigError(`cannot create the database directory ${dirname(path)}`, { cause });
       }
     }
-    return openLocalClient({ path, busyTimeoutMs: config.busyTimeoutMs, busyRetry: { maxWaitMs: config.busyRetryMs } });
+    // Opening sets WAL mode; when several processes open a new file at once SQLite can answer
+    // SQLITE_BUSY at once (deadlock avoidance skips the busy handler), so opening retries too.
+    return retryWhileLocked(
+      async () => openLocalClient({ path, busyTimeoutMs: config.busyTimeoutMs, busyRetry: { maxWaitMs: config.busyRetryMs } }),
+      { maxWaitMs: config.busyRetryMs },
+    );
   },
 };
 

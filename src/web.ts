@@ -13,6 +13,7 @@ import { redactUrl, type OpenOptions, type ResolvedConfig } from "./config";
 import { drizzle } from "drizzle-orm/libsql/web";
 import { RFDatabaseBase, type Connector } from "./database";
 import * as schema from "./schema";
+import { withBusyRetry } from "./driver/busy-retry";
 import { ConfigError } from "./errors";
 
 const webConnector: Connector = {
@@ -30,7 +31,9 @@ const webConnector: Connector = {
       );
     }
     try {
-      return createClient({ url: config.url, authToken: config.authToken, intMode: "number" });
+      return withBusyRetry(createClient({ url: config.url, authToken: config.authToken, intMode: "number" }), {
+          maxWaitMs: config.busyRetryMs,
+        });
     } catch (cause) {
       throw new ConfigError(`cannot use database URL ${redactUrl(config.url)}`, { cause });
     }
