@@ -41,8 +41,8 @@ const flag = (name: string) => argv.includes(`--${name}`);
 const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const quick = flag("quick");
 const only = new Set((opt("only") ?? "local,remote,requests,scale,profile").split(","));
-const rounds = Number(opt("rounds") ?? (quick ? 3 : 7));
-const remoteRounds = Number(opt("remote-rounds") ?? (quick ? 1 : 2));
+const rounds = Number(opt("rounds") ?? (quick ? 3 : 9));
+const remoteRounds = Number(opt("remote-rounds") ?? (quick ? 1 : 3));
 const write = !flag("no-write");
 
 const log = (s: string) => console.error(s);

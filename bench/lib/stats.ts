@@ -9,7 +9,13 @@ export function quantile(xs: ArrayLike<number>, q: number): number {
   return s[i]!;
 }
 
-export const median = (xs: ArrayLike<number>) => quantile(xs, 0.5);
+/** The median; the mean of the two middle values for an even count. */
+export function median(xs: ArrayLike<number>): number {
+  const n = xs.length;
+  if (n === 0) return NaN;
+  const s = Float64Array.from(xs).sort();
+  return n % 2 ? s[(n - 1) / 2]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
 
 /** Growable Float64 sample buffer (latencies in ms). */
 export class Samples {

@@ -180,7 +180,10 @@ async function cpuProfile(fn: (i: number) => Promise<unknown>, from: number, ite
     const n = byId.get(id)!;
     const fn = n.callFrame.functionName;
     if (fn === "(idle)" || fn === "(program)") return;
-    const b = fn === "(garbage collector)" ? "GC" : bucketOf(owner(id).callFrame.url);
+    const url = owner(id).callFrame.url;
+    // The profiler's own stop/serialisation is sampled too: not part of the call.
+    if (url.startsWith("node:inspector")) return;
+    const b = fn === "(garbage collector)" ? "GC" : bucketOf(url);
     const dt = deltas[k] ?? 0;
     time.set(b, (time.get(b) ?? 0) + dt);
     total += dt;
