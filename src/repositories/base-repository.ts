@@ -71,62 +71,116 @@ function normalizeBlob(v: ArrayBuffer): unknown {
  * and `getQuery()`); if that shape is not there (another Drizzle version),
  * `get/all/run` fall back to Drizzle's own methods and `statement()` throws.
  */
+/**
+ * What a compiled statement is, independent of the connection it runs on:
+ * the SQL text, the argument slots and the row decoders. Shared by every
+ * repository instance of a class (see BaseRepository.compiled), so a second
+ * database or a `db.transaction` scope does no query building at all.
+ */
+export interface QueryTemplate {
+  readonly sql: string;
+  readonly slots: readonly Slot[];
+  /** Result keys and decoders; null for a statement without result fields (no RETURNING: only run()). */
+  readonly keys: readonly string[] | null;
+  readonly decoders: readonly ({ mapFromDriverValue(v: unknown): unknown } | null)[] | null;
+}
+
+/** The template of a Drizzle libsql prepared query, or null if its shape is not the one known here. */
+function templateOf(p: DrizzlePrepared): QueryTemplate | null {
+  const query = typeof p.getQuery === "function" ? p.getQuery() : undefined;
+  if (!query || typeof query.sql !== "string" || !Array.isArray(query.params)) return null;
+  const slots: Slot[] = [];
+  for (const param of query.params) {
+    if (is(param, Placeholder)) slots.push({ k: 1, name: param.name });
+    else if (is(param, Param) && is(param.value, Placeholder)) {
+      const enc = param.encoder as { mapToDriverValue(v: unknown): unknown };
+      slots.push(identityTo(enc) ? { k: 1, name: param.value.name } : { k: 2, name: param.value.name, enc });
+    } else if (is(param, Param) || is(param, SQL)) {
+      return null; // not something Drizzle's fillPlaceholders leaves alone either; let Drizzle handle it
+    } else slots.push({ k: 0, v: param });
+  }
+  if (p.customResultMapper !== undefined) return null;
+  // Statements without result fields (no RETURNING) only ever run().
+  if (!Array.isArray(p.fields)) return { sql: query.sql, slots, keys: null, decoders: null };
+  if (!p.fields.every((f) => f.path.length === 1)) return null;
+  const keys: string[] = [];
+  const decoders: ({ mapFromDriverValue(v: unknown): unknown } | null)[] = [];
+  for (const { path, field } of p.fields) {
+    const f = field as { decoder?: unknown; sql?: { decoder?: unknown }; _?: { sql?: { decoder?: unknown } } };
+    let dec: { mapFromDriverValue(v: unknown): unknown } | undefined;
+    if (is(field, Column)) dec = field as unknown as { mapFromDriverValue(v: unknown): unknown };
+    else if (is(field, SQL)) dec = f.decoder as typeof dec;
+    else dec = (f.sql?.decoder ?? f._?.sql?.decoder) as typeof dec;
+    if (!dec || typeof dec.mapFromDriverValue !== "function") return null;
+    keys.push(path[0]!);
+    decoders.push(identityFrom(dec) ? null : dec);
+  }
+  return { sql: query.sql, slots, keys, decoders };
+}
+
+/** Where Drizzle's libsql session (of a database or a transaction) sends statements. */
+export interface ExecBinding {
+  client: ExecTarget;
+  /** Set inside a transaction: statements (and batches) go through it. */
+  tx: ExecTarget | undefined;
+}
+
+/**
+ * A query built with Drizzle once, then run without Drizzle's per-call
+ * machinery: the SQL text is fixed, the arguments are filled from a
+ * precomputed slot list (through the same column encoders Drizzle would
+ * use, in the same cases), and result rows are decoded by a precomputed
+ * column → (key, decoder) table. Results are identical to Drizzle's
+ * `get()/all()/run()` on the same prepared query; what is saved is
+ * Drizzle's per-call placeholder walk (`fillPlaceholders`, an `is()` class
+ * check per parameter), its generic row mapper (`mapResultRow`: an
+ * iterator, `is()` checks and a decoder lookup per column per row), the
+ * `DrizzleQueryError` wrapping and three async layers. `statement()` gives
+ * the `{ sql, args }` for a `client.batch`, so several compiled statements
+ * can be one atomic batch (one request remotely) without any query building.
+ *
+ * Built from Drizzle's libsql prepared query (its `client`/`tx`, `fields`
+ * and `getQuery()`) or from a shared {@link QueryTemplate}; if that shape is
+ * not there (another Drizzle version), `get/all/run` fall back to Drizzle's
+ * own methods and `statement()` throws.
+ */
 export class CompiledQuery<TRow> {
   readonly sql: string;
-  readonly #slots: Slot[] | null;
-  readonly #keys: string[] | null;
-  readonly #decoders: ({ mapFromDriverValue(v: unknown): unknown } | null)[] | null;
+  /** Null when Drizzle's own prepared query has to run it (unknown shape). */
+  readonly template: QueryTemplate | null;
+  readonly #slots: readonly Slot[] | null;
+  readonly #keys: readonly string[] | null;
+  readonly #decoders: readonly ({ mapFromDriverValue(v: unknown): unknown } | null)[] | null;
   /** The last result's column list and whether its names can be used to read values (see #names). */
   #lastColumns: readonly string[] | undefined;
   #lastNames: readonly string[] | null = null;
   readonly #target: ExecTarget | null;
-  readonly #prepared: DrizzlePrepared;
+  readonly #tx: ExecTarget | undefined;
+  readonly #prepared: DrizzlePrepared | undefined;
 
-  constructor(prepared: unknown) {
-    const p = prepared as DrizzlePrepared;
-    this.#prepared = p;
-    const query = typeof p.getQuery === "function" ? p.getQuery() : undefined;
-    this.sql = query?.sql ?? "";
-    const target = p.tx ?? p.client;
-    let slots: Slot[] | null = null;
-    if (query && target && typeof target.execute === "function" && Array.isArray(query.params)) {
-      slots = [];
-      for (const param of query.params) {
-        if (is(param, Placeholder)) slots.push({ k: 1, name: param.name });
-        else if (is(param, Param) && is(param.value, Placeholder)) {
-          const enc = param.encoder as { mapToDriverValue(v: unknown): unknown };
-          slots.push(identityTo(enc) ? { k: 1, name: param.value.name } : { k: 2, name: param.value.name, enc });
-        } else if (is(param, Param) || is(param, SQL)) {
-          slots = null; // not something Drizzle's fillPlaceholders leaves alone either; let Drizzle handle it
-          break;
-        } else slots.push({ k: 0, v: param });
-      }
+  /** From a Drizzle prepared query, or from a template and the binding it runs on. */
+  constructor(source: unknown, binding?: ExecBinding) {
+    let template: QueryTemplate | null;
+    let target: ExecTarget | undefined;
+    let tx: ExecTarget | undefined;
+    if (binding) {
+      template = source as QueryTemplate;
+      tx = binding.tx;
+      target = tx ?? binding.client;
+    } else {
+      const p = source as DrizzlePrepared;
+      this.#prepared = p;
+      tx = p.tx;
+      target = p.tx ?? p.client;
+      template = target && typeof target.execute === "function" ? templateOf(p) : null;
     }
-    let keys: string[] | null = null;
-    let decoders: ({ mapFromDriverValue(v: unknown): unknown } | null)[] | null = null;
-    if (slots && p.customResultMapper === undefined && Array.isArray(p.fields) && p.fields.every((f) => f.path.length === 1)) {
-      keys = [];
-      decoders = [];
-      for (const { path, field } of p.fields) {
-        const f = field as { decoder?: unknown; sql?: { decoder?: unknown }; _?: { sql?: { decoder?: unknown } } };
-        let dec: { mapFromDriverValue(v: unknown): unknown } | undefined;
-        if (is(field, Column)) dec = field as unknown as { mapFromDriverValue(v: unknown): unknown };
-        else if (is(field, SQL)) dec = f.decoder as typeof dec;
-        else dec = (f.sql?.decoder ?? f._?.sql?.decoder) as typeof dec;
-        if (!dec || typeof dec.mapFromDriverValue !== "function") {
-          keys = decoders = null;
-          break;
-        }
-        keys.push(path[0]!);
-        decoders.push(identityFrom(dec) ? null : dec);
-      }
-    }
-    // Statements without result fields (no RETURNING) only ever run().
-    const fast = slots !== null && (keys !== null || !Array.isArray(p.fields));
-    this.#slots = fast ? slots : null;
-    this.#keys = fast ? keys : null;
-    this.#decoders = fast ? decoders : null;
-    this.#target = fast ? target! : null;
+    this.template = template;
+    this.sql = template?.sql ?? (this.#prepared?.getQuery?.().sql ?? "");
+    this.#slots = template?.slots ?? null;
+    this.#keys = template?.keys ?? null;
+    this.#decoders = template?.decoders ?? null;
+    this.#target = template ? target! : null;
+    this.#tx = tx;
   }
 
   /** The positional arguments for `values`, encoded as Drizzle would. */
@@ -210,19 +264,19 @@ export class CompiledQuery<TRow> {
 
   /** The first row (`undefined` when none): Drizzle's `get()`. */
   async get(values: Values): Promise<TRow | undefined> {
-    if (this.#keys === null) return (await this.#prepared.get(values)) as TRow | undefined;
+    if (this.#keys === null) return (await this.#drizzle().get(values)) as TRow | undefined;
     return this.decodeFirst(await this.#target!.execute({ sql: this.sql, args: this.args(values) }));
   }
 
   /** All rows: Drizzle's `all()`. */
   async all(values: Values): Promise<TRow[]> {
-    if (this.#keys === null) return (await this.#prepared.all(values)) as TRow[];
+    if (this.#keys === null) return (await this.#drizzle().all(values)) as TRow[];
     return this.decodeAll(await this.#target!.execute({ sql: this.sql, args: this.args(values) }));
   }
 
   /** The driver's result (rowsAffected, lastInsertRowid): Drizzle's `run()`. */
   async run(values: Values): Promise<ResultSet> {
-    if (this.#target === null) return (await this.#prepared.run(values)) as ResultSet;
+    if (this.#target === null) return (await this.#drizzle().run(values)) as ResultSet;
     return this.#target.execute({ sql: this.sql, args: this.args(values) });
   }
 
@@ -235,10 +289,23 @@ export class CompiledQuery<TRow> {
     const target = first.#target;
     if (target === null) throw new Error("rf-inferno-db: this drizzle-orm version's prepared queries cannot be batched by the repositories");
     const list = stmts.map((s) => s.query.statement(s.values));
-    const tx = first.#prepared.tx;
+    const tx = first.#tx;
     return tx ? tx.batch(list) : target.batch(list, mode);
   }
+
+  /** Drizzle's own prepared query, for what the compiled form cannot do (no template, or no result fields). */
+  #drizzle(): DrizzlePrepared {
+    if (this.#prepared === undefined) throw new Error("rf-inferno-db: this statement has no result fields; use run()");
+    return this.#prepared;
+  }
 }
+
+/**
+ * Compiled statement templates per repository class and key. A key names one
+ * fixed query of that class (the builders take no runtime values), so its
+ * template is the same for every instance.
+ */
+const TEMPLATES = new WeakMap<object, Map<string, QueryTemplate>>();
 
 /** The row type of a Drizzle prepared query (what its `all()` yields). */
 export type RowOf<P> = P extends { all(...args: never[]): Promise<Array<infer R>> } ? R : never;
@@ -275,11 +342,34 @@ export abstract class BaseRepository {
   protected compiled<P>(key: string, build: () => P): CompiledQuery<RowOf<P>> {
     let c = this.#prepared.get(key) as CompiledQuery<RowOf<P>> | undefined;
     if (c === undefined) {
-      c = new CompiledQuery<RowOf<P>>(build());
+      let byKey = TEMPLATES.get(this.constructor);
+      if (byKey === undefined) TEMPLATES.set(this.constructor, (byKey = new Map()));
+      const template = byKey.get(key);
+      const binding = template ? this.#binding() : undefined;
+      if (template && binding) c = new CompiledQuery<RowOf<P>>(template, binding);
+      else {
+        c = new CompiledQuery<RowOf<P>>(build());
+        if (c.template) byKey.set(key, c.template);
+      }
       this.#prepared.set(key, c);
     }
     return c;
   }
+
+  /**
+   * The client (and transaction) Drizzle's libsql session of this executor
+   * sends statements to — the same fields its prepared queries read
+   * (drizzle-orm 0.45); undefined if the session does not look like that.
+   */
+  #binding(): ExecBinding | undefined {
+    if (this.#bound === undefined) {
+      const session = (this.db as unknown as { session?: { client?: ExecTarget; tx?: ExecTarget } }).session;
+      const client = session?.client;
+      this.#bound = client && typeof client.execute === "function" && typeof client.batch === "function" ? { client, tx: session!.tx } : null;
+    }
+    return this.#bound ?? undefined;
+  }
+  #bound: ExecBinding | null | undefined;
 
   /** Runs a query, mapping any driver error to a typed one. */
   protected async guard<T>(fn: () => Promise<T>, foreignKey?: ErrorContext["foreignKey"]): Promise<T> {
