@@ -22,7 +22,7 @@ export interface RepositoryOptions {
 type Values = Record<string, unknown>;
 
 /** Where a compiled statement runs: the libSQL client, or the transaction the executor is bound to. */
-interface ExecTarget {
+export interface ExecTarget {
   execute(stmt: InStatement): Promise<ResultSet>;
   batch(stmts: InStatement[], mode?: TransactionMode): Promise<ResultSet[]>;
 }
@@ -40,7 +40,7 @@ interface DrizzlePrepared {
 }
 
 /** A parameter of the statement: a constant, a named placeholder, or a placeholder through a column encoder. */
-type Slot = { k: 0; v: unknown } | { k: 1; name: string } | { k: 2; name: string; enc: { mapToDriverValue(v: unknown): unknown } };
+export type Slot = { k: 0; v: unknown } | { k: 1; name: string } | { k: 2; name: string; enc: { mapToDriverValue(v: unknown): unknown } };
 
 const identityFrom = (d: { mapFromDriverValue(v: unknown): unknown }) =>
   d.mapFromDriverValue === Column.prototype.mapFromDriverValue || d.mapFromDriverValue === noopDecoder.mapFromDriverValue;
