@@ -5,7 +5,10 @@ WAL + synchronous=NORMAL + foreign_keys=ON, the API-for-API form (7 calls per
 task). It is a *floor* for the real module (which adds its own Python code per
 call); the issue's measured numbers for the real module are quoted separately.
 
-  python3 bench/python_ref.py <db-path> <form api|fused> <pipelines> <shards> <actors>
+  python3 bench/python_ref.py <db-path> <form api|fused> <pipelines> <shards> <actors> [warm|cold]
+
+"warm" first runs the same workload untimed on a 1 x 2 shape on the same
+connection (what bench/lib/contenders.ts does for every contender).
 
 Python's sqlite3 here may be older than 3.42, where the schema's
 created_at default (unixepoch('subsec')) evaluates to NULL, so the INSERTs
@@ -43,12 +46,22 @@ SAMPLES_PER_SHARD = 128
 
 def main():
     path, form, n_pipes, n_shards, n_actors = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    warm = len(sys.argv) > 6 and sys.argv[6] == "warm"
     conn = sqlite3.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA busy_timeout = 100")
+    if warm:
+        workload(conn, form, 1, 2, 1)
+    out = workload(conn, form, n_pipes, n_shards, n_actors)
+    conn.close()
+    out["sqlite"] = sqlite3.sqlite_version
+    print(json.dumps(out))
+
+
+def workload(conn, form, n_pipes, n_shards, n_actors):
     lat = {}
     calls = 0
     now_ms = lambda: int(time.time() * 1000)
@@ -118,8 +131,7 @@ def main():
             timed("pipelines.get", lambda: rows(SQL["getPipeline"], (pid,)))
     timed("experiments.setStatus", lambda: write(SQL["setExperimentStatus"], ("completed", eid)))
     ms = (time.perf_counter() - t0) * 1000
-    conn.close()
-    print(json.dumps({"ms": ms, "calls": calls, "tasks": n_pipes * n_shards, "latency": lat, "sqlite": sqlite3.sqlite_version}))
+    return {"ms": ms, "calls": calls, "tasks": n_pipes * n_shards, "latency": lat}
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
  * `npm run bench` — the benchmark suite (see BENCHMARKS.md for what it shows).
  *
  *   npx tsx bench/run.ts [--quick] [--only=local,remote,requests,scale,profile]
- *                        [--rounds=N] [--remote-rounds=N] [--kinds=package,raw-client,raw-libsql,python,package+ckpt,raw-libsql+ckpt] [--no-ckpt]
+ *                        [--rounds=N] [--remote-rounds=N] [--kinds=package,package-cold,raw-client,raw-libsql,python,package+ckpt,raw-libsql+ckpt] [--no-ckpt]
  *                        [--no-write]
  *
  * Sections:
@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const startedAt = new Date().toISOString();
   const load0 = loadavg();
   const m = machine();
-  let kinds: Kind[] = ["package", "raw-client", "raw-libsql"];
+  let kinds: Kind[] = ["package", "package-cold", "raw-client", "raw-libsql"];
   if (m.python) kinds.push("python");
   // The checkpoint experiment (see lib/contenders.ts): what the engine's WAL checkpoints cost.
   if (!flag("no-ckpt")) kinds.push("package+ckpt", "raw-libsql+ckpt");

@@ -30,6 +30,8 @@ export interface Shape {
 
 export const REFERENCE_SHAPE: Shape = { pipelines: 8, shards: 64, actors: 4 };
 export const SAMPLES_PER_SHARD = 128;
+/** How often the workload lets the event loop turn (ms; 0 = never). */
+export const YIELD_MS = Number(process.env.RF_BENCH_YIELD_MS ?? 8);
 
 /** What one implementation (the package, raw @libsql/client, raw libsql …) must offer. */
 export interface Target {
@@ -62,7 +64,7 @@ export interface RunResult {
 }
 
 /** Runs the workload once on `target` and returns its timings. */
-export async function runWorkload(target: Target, form: Form, shape: Shape = REFERENCE_SHAPE): Promise<RunResult> {
+export async function runWorkload(target: Target, form: Form, shape: Shape = REFERENCE_SHAPE, yieldMs = YIELD_MS): Promise<RunResult> {
   const latency = new Map<string, Samples>();
   let calls = 0;
   const timed = async <T>(type: string, fn: () => Promise<T>): Promise<T> => {
@@ -76,6 +78,17 @@ export async function runWorkload(target: Target, form: Form, shape: Shape = REF
     return v;
   };
   const t0 = performance.now();
+  // Let the event loop turn every YIELD_MS, as any application does between requests (and as the
+  // package's local client does by itself during long bursts): timers, I/O and V8's deferred
+  // foreground work (GC finalisation, finalizers) run inside the measured window for everyone,
+  // not only for the contender that happens to yield.
+  let lastYield = t0;
+  const maybeYield = async () => {
+    if (yieldMs > 0 && performance.now() - lastYield >= yieldMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      lastYield = performance.now();
+    }
+  };
   const eid = await timed("experiments.create", () => target.createExperiment(`bench-${form}`, shape.actors, shape.shards));
   const pids: number[] = [];
   for (let p = 0; p < shape.pipelines; p++) {
@@ -105,6 +118,7 @@ export async function runWorkload(target: Target, form: Form, shape: Shape = REF
       }
     }
     await timed("pipelines.list", () => target.listPipelines(eid));
+    await maybeYield();
   }
 
   for (const pid of pids) await timed("pipelines.setStatus", () => target.setPipelineStatus(pid, "completed"));
