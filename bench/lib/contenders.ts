@@ -48,8 +48,8 @@ export interface Contender {
   form: Form;
   /** e.g. "package/api" */
   id: string;
-  /** Runs the workload once on the database at `url` (a path for local kinds). */
-  run(url: string, shape: Shape): Promise<RunResult>;
+  /** Runs the workload once on the database at `url` (a path for local kinds); `afterWarmup` is called between the warm-up and the timed run. */
+  run(url: string, shape: Shape, afterWarmup?: () => void): Promise<RunResult>;
 }
 
 const execFileP = promisify(execFile);
@@ -71,7 +71,7 @@ async function runPython(path: string, form: Form, shape: Shape, warm: boolean):
 
 export function contender(kind: Kind, form: Form, remote = false): Contender {
   const id = `${kind}/${form}`;
-  const run = async (url: string, shape: Shape): Promise<RunResult> => {
+  const run = async (url: string, shape: Shape, afterWarmup?: () => void): Promise<RunResult> => {
     if (kind === "python") return runPython(url, form, shape, true);
     let checkpoint: (() => Promise<unknown>) | undefined;
     let target;
@@ -96,6 +96,7 @@ export function contender(kind: Kind, form: Form, remote = false): Contender {
     }
     try {
       if (kind !== "package-cold") await runWorkload(target, form, WARMUP_SHAPE);
+      afterWarmup?.();
       const r = await runWorkload(target, form, shape);
       if (checkpoint) {
         const t0 = performance.now();

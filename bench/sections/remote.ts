@@ -90,8 +90,8 @@ export async function benchRequests(opts: { delayMs: number; shape: Shape; kinds
         await probe.close();
         rtts.sort((a, b) => a - b);
         const rttMs = rtts[20]!;
-        proxy.reset();
-        const r = await c.run(proxy.url, opts.shape);
+        // Count only the timed workload's requests (not the connection's warm-up).
+        const r = await c.run(proxy.url, opts.shape, () => proxy.reset());
         await new Promise((res) => setTimeout(res, 20));
         const requests = proxy.requests;
         const tasksPerSec = r.tasks / (r.ms / 1000);
