@@ -54,7 +54,7 @@ CREATE TABLE `pipelines` (
 CREATE INDEX `pipelines_experiment_idx` ON `pipelines` (`experiment_id`,`pipeline_id`);--> statement-breakpoint
 CREATE INDEX `pipelines_context_idx` ON `pipelines` (`context_id`);--> statement-breakpoint
 CREATE TABLE `actor_tasks` (
-	`task_id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,
+	`task_id` integer PRIMARY KEY NOT NULL,
 	`experiment_id` integer NOT NULL,
 	`pipeline_id` integer NOT NULL,
 	`actor_id` integer NOT NULL,

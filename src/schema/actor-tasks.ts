@@ -11,7 +11,11 @@ export type ActorTaskStatus = (typeof ACTOR_TASK_STATUSES)[number];
 export const actorTasks = sqliteTable(
   "actor_tasks",
   {
-    taskId: integer("task_id").primaryKey({ autoIncrement: true }),
+    // A plain rowid, not AUTOINCREMENT: tasks are the hot insert (one per shard),
+    // and AUTOINCREMENT's sqlite_sequence update cost ~18% of an insert+complete
+    // pair (bench: 67-73 vs 57-59 µs). A task id can only be reused after the
+    // newest task was deleted (a reset), never while it exists.
+    taskId: integer("task_id").primaryKey(),
     experimentId: integer("experiment_id")
       .notNull()
       .references(() => experiments.experimentId, { onDelete: "cascade" }),
