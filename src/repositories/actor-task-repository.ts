@@ -81,10 +81,7 @@ export class ActorTaskRepository extends BaseRepository {
    * @example const task = await db.actorTasks.get(taskId); task?.status
    */
   async get(id: number): Promise<ActorTask | null> {
-    const taskId = v.id(id, "taskId");
-    // LIMIT 1 (a no-op on the primary key) lets the local driver fetch one row without a cursor.
-    const stmt = this.compiled("get", () => this.db.select().from(actorTasks).where(eq(actorTasks.taskId, p("id"))).limit(1).prepare());
-    return (await this.settle(stmt.get({ id: taskId }))) ?? null;
+    return this.findById(actorTasks, actorTasks.taskId, v.id(id, "taskId"));
   }
 
   /**

@@ -263,19 +263,19 @@ export class CompiledQuery<TRow> {
   }
 
   /** The first row (`undefined` when none): Drizzle's `get()`. */
-  async get(values: Values): Promise<TRow | undefined> {
+  async get(values: Values = {}): Promise<TRow | undefined> {
     if (this.#keys === null) return (await this.#drizzle().get(values)) as TRow | undefined;
     return this.decodeFirst(await this.#target!.execute({ sql: this.sql, args: this.args(values) }));
   }
 
   /** All rows: Drizzle's `all()`. */
-  async all(values: Values): Promise<TRow[]> {
+  async all(values: Values = {}): Promise<TRow[]> {
     if (this.#keys === null) return (await this.#drizzle().all(values)) as TRow[];
     return this.decodeAll(await this.#target!.execute({ sql: this.sql, args: this.args(values) }));
   }
 
   /** The driver's result (rowsAffected, lastInsertRowid): Drizzle's `run()`. */
-  async run(values: Values): Promise<ResultSet> {
+  async run(values: Values = {}): Promise<ResultSet> {
     if (this.#target === null) return (await this.#drizzle().run(values)) as ResultSet;
     return this.#target.execute({ sql: this.sql, args: this.args(values) });
   }
@@ -324,16 +324,6 @@ export abstract class BaseRepository {
     protected readonly options: RepositoryOptions = {},
   ) {}
 
-  /** The prepared statement called `key`, built once per repository instance. */
-  protected prepared<T>(key: string, build: () => T): T {
-    let stmt = this.#prepared.get(key) as T | undefined;
-    if (stmt === undefined) {
-      stmt = build();
-      this.#prepared.set(key, stmt);
-    }
-    return stmt;
-  }
-
   /**
    * The statement called `key`, built with Drizzle (`build` returns a
    * `.prepare()`d query) once per repository instance and compiled: see
@@ -371,15 +361,6 @@ export abstract class BaseRepository {
   }
   #bound: ExecBinding | null | undefined;
 
-  /** Runs a query, mapping any driver error to a typed one. */
-  protected async guard<T>(fn: () => Promise<T>, foreignKey?: ErrorContext["foreignKey"]): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      throw mapDriverError(err, { secret: this.options.secret, foreignKey });
-    }
-  }
-
   /** Awaits a started query, mapping any driver error to a typed one (no closure allocated). */
   protected async settle<T>(pending: Promise<T>, foreignKey?: ErrorContext["foreignKey"]): Promise<T> {
     try {
@@ -412,6 +393,17 @@ export abstract class BaseRepository {
     );
     const rs = await this.settle(stmt.run(params));
     if (rs.rowsAffected === 0) throw new NotFoundError(entity, params.id);
+  }
+
+  /**
+   * The row whose primary key is `id`, or `null` — every repository's `get`.
+   * LIMIT 1 (a no-op on the primary key) lets the local driver fetch one row without a cursor.
+   */
+  protected async findById<T extends SQLiteTable>(table: T, idColumn: SQLiteColumn, id: number): Promise<T["$inferSelect"] | null> {
+    const stmt = this.compiled("get", () =>
+      (this.db as Database).select().from(table as SQLiteTable).where(eq(idColumn, sql.placeholder("id"))).limit(1).prepare(),
+    );
+    return ((await this.settle(stmt.get({ id }))) as T["$inferSelect"] | undefined) ?? null;
   }
 
   /** The id of the row an INSERT (run through `CompiledQuery.run`) created. */

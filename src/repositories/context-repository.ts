@@ -31,7 +31,7 @@ export class ContextRepository extends BaseRepository {
       promptConfig: v.optionalJson(i.promptConfig, "promptConfig"),
       status: i.status === undefined ? "pending" : v.oneOf(i.status, CONTEXT_STATUSES, "status"),
     };
-    const stmt = this.prepared("create", () =>
+    const stmt = this.compiled("create", () =>
       this.db
         .insert(contexts)
         .values({
@@ -45,7 +45,7 @@ export class ContextRepository extends BaseRepository {
         .returning({ id: contexts.contextId })
         .prepare(),
     );
-    const row = await this.guard(() => stmt.get(values));
+    const row = await this.settle(stmt.get(values));
     return row!.id;
   }
 
@@ -54,11 +54,7 @@ export class ContextRepository extends BaseRepository {
    * @example const ctx = await db.contexts.get(ctxId); ctx?.ragConfig
    */
   async get(id: number): Promise<Context | null> {
-    const contextId = v.id(id, "contextId");
-    const stmt = this.prepared("get", () =>
-      this.db.select().from(contexts).where(eq(contexts.contextId, p("id"))).prepare(),
-    );
-    return (await this.guard(() => stmt.get({ id: contextId }))) ?? null;
+    return this.findById(contexts, contexts.contextId, v.id(id, "contextId"));
   }
 
   /**
@@ -67,10 +63,10 @@ export class ContextRepository extends BaseRepository {
    */
   async getByHash(hash: string): Promise<Context | null> {
     const contextHash = v.text(hash, "hash");
-    const stmt = this.prepared("getByHash", () =>
+    const stmt = this.compiled("getByHash", () =>
       this.db.select().from(contexts).where(eq(contexts.contextHash, p("hash"))).prepare(),
     );
-    return (await this.guard(() => stmt.get({ hash: contextHash }))) ?? null;
+    return (await this.settle(stmt.get({ hash: contextHash }))) ?? null;
   }
 
   /**

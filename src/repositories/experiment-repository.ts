@@ -33,7 +33,7 @@ export class ExperimentRepository extends BaseRepository {
       mlflowExperimentId: v.nullableText(i.mlflowExperimentId, "mlflowExperimentId"),
       status: i.status === undefined ? "running" : v.oneOf(i.status, EXPERIMENT_STATUSES, "status"),
     };
-    const stmt = this.prepared("create", () =>
+    const stmt = this.compiled("create", () =>
       this.db
         .insert(experiments)
         .values({
@@ -48,7 +48,7 @@ export class ExperimentRepository extends BaseRepository {
         .returning({ id: experiments.experimentId })
         .prepare(),
     );
-    const row = await this.guard(() => stmt.get(values));
+    const row = await this.settle(stmt.get(values));
     return row!.id;
   }
 
@@ -57,11 +57,7 @@ export class ExperimentRepository extends BaseRepository {
    * @example const exp = await db.experiments.get(id); exp?.status // "running"
    */
   async get(id: number): Promise<Experiment | null> {
-    const experimentId = v.id(id, "experimentId");
-    const stmt = this.prepared("get", () =>
-      this.db.select().from(experiments).where(eq(experiments.experimentId, p("id"))).prepare(),
-    );
-    return (await this.guard(() => stmt.get({ id: experimentId }))) ?? null;
+    return this.findById(experiments, experiments.experimentId, v.id(id, "experimentId"));
   }
 
   /**
@@ -69,7 +65,7 @@ export class ExperimentRepository extends BaseRepository {
    * @example const current = await db.experiments.getCurrent();
    */
   async getCurrent(): Promise<Experiment | null> {
-    const stmt = this.prepared("getCurrent", () =>
+    const stmt = this.compiled("getCurrent", () =>
       this.db
         .select()
         .from(experiments)
@@ -78,7 +74,7 @@ export class ExperimentRepository extends BaseRepository {
         .limit(1)
         .prepare(),
     );
-    return (await this.guard(() => stmt.get())) ?? null;
+    return (await this.settle(stmt.get())) ?? null;
   }
 
   /**
@@ -87,7 +83,7 @@ export class ExperimentRepository extends BaseRepository {
    */
   async getByName(name: string): Promise<Experiment | null> {
     const experimentName = v.text(name, "name");
-    const stmt = this.prepared("getByName", () =>
+    const stmt = this.compiled("getByName", () =>
       this.db
         .select()
         .from(experiments)
@@ -96,7 +92,7 @@ export class ExperimentRepository extends BaseRepository {
         .limit(1)
         .prepare(),
     );
-    return (await this.guard(() => stmt.get({ name: experimentName }))) ?? null;
+    return (await this.settle(stmt.get({ name: experimentName }))) ?? null;
   }
 
   /**
@@ -104,14 +100,14 @@ export class ExperimentRepository extends BaseRepository {
    * @example const names = await db.experiments.listNames(); // ["a", "b"]
    */
   async listNames(): Promise<string[]> {
-    const stmt = this.prepared("listNames", () =>
+    const stmt = this.compiled("listNames", () =>
       this.db
         .selectDistinct({ name: experiments.experimentName })
         .from(experiments)
         .orderBy(experiments.experimentName)
         .prepare(),
     );
-    const rows = await this.guard(() => stmt.all());
+    const rows = await this.settle(stmt.all());
     return rows.map((r) => r.name);
   }
 
@@ -141,14 +137,14 @@ export class ExperimentRepository extends BaseRepository {
    */
   async getError(id: number): Promise<string> {
     const experimentId = v.id(id, "experimentId");
-    const stmt = this.prepared("getError", () =>
+    const stmt = this.compiled("getError", () =>
       this.db
         .select({ error: experiments.error })
         .from(experiments)
         .where(eq(experiments.experimentId, p("id")))
         .prepare(),
     );
-    const row = this.found(await this.guard(() => stmt.get({ id: experimentId })), "experiment", experimentId);
+    const row = this.found(await this.settle(stmt.get({ id: experimentId })), "experiment", experimentId);
     return row.error ?? "";
   }
 

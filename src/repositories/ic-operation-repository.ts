@@ -28,14 +28,14 @@ export class IcOperationRepository extends BaseRepository {
       throw new ValidationError(`pipelineId is required for a "${operation}" operation`, { field: "pipelineId" });
     }
     const values = { operation, pipelineId, requestData: v.optionalJson(i.requestData, "requestData") };
-    const stmt = this.prepared("create", () =>
+    const stmt = this.compiled("create", () =>
       this.db
         .insert(interactiveControl)
         .values({ operation: p("operation"), pipelineId: p("pipelineId"), requestData: p("requestData"), status: "pending" })
         .returning({ id: interactiveControl.icId })
         .prepare(),
     );
-    const row = await this.guard(() => stmt.get(values), { entity: "pipeline", id: pipelineId ?? undefined });
+    const row = await this.settle(stmt.get(values), { entity: "pipeline", id: pipelineId ?? undefined });
     return row!.id;
   }
 
@@ -44,11 +44,7 @@ export class IcOperationRepository extends BaseRepository {
    * @example const op = await db.icOperations.get(icId); op?.status
    */
   async get(id: number): Promise<IcOperation | null> {
-    const icId = v.id(id, "icId");
-    const stmt = this.prepared("get", () =>
-      this.db.select().from(interactiveControl).where(eq(interactiveControl.icId, p("id"))).prepare(),
-    );
-    return (await this.guard(() => stmt.get({ id: icId }))) ?? null;
+    return this.findById(interactiveControl, interactiveControl.icId, v.id(id, "icId"));
   }
 
   /**
@@ -56,7 +52,7 @@ export class IcOperationRepository extends BaseRepository {
    * @example for (const op of await db.icOperations.listPending()) console.log(op.operation, op.pipelineId);
    */
   async listPending(): Promise<IcOperation[]> {
-    const stmt = this.prepared("listPending", () =>
+    const stmt = this.compiled("listPending", () =>
       this.db
         .select()
         .from(interactiveControl)
@@ -64,7 +60,7 @@ export class IcOperationRepository extends BaseRepository {
         .orderBy(asc(interactiveControl.icId))
         .prepare(),
     );
-    return this.guard(() => stmt.all());
+    return this.settle(stmt.all());
   }
 
   /**
@@ -72,10 +68,10 @@ export class IcOperationRepository extends BaseRepository {
    * @example const history = await db.icOperations.listAll();
    */
   async listAll(): Promise<IcOperation[]> {
-    const stmt = this.prepared("listAll", () =>
+    const stmt = this.compiled("listAll", () =>
       this.db.select().from(interactiveControl).orderBy(desc(interactiveControl.icId)).prepare(),
     );
-    return this.guard(() => stmt.all());
+    return this.settle(stmt.all());
   }
 
   /**
@@ -86,7 +82,7 @@ export class IcOperationRepository extends BaseRepository {
    * @example const op = await db.icOperations.claimNext(); if (op) await handle(op);
    */
   async claimNext(): Promise<IcOperation | null> {
-    const stmt = this.prepared("claimNext", () =>
+    const stmt = this.compiled("claimNext", () =>
       this.db
         .update(interactiveControl)
         .set({ status: "processing" })
@@ -96,7 +92,7 @@ export class IcOperationRepository extends BaseRepository {
         .returning()
         .prepare(),
     );
-    return (await this.guard(() => stmt.get())) ?? null;
+    return (await this.settle(stmt.get())) ?? null;
   }
 
   /**

@@ -84,10 +84,7 @@ export class PipelineRepository extends BaseRepository {
    * @example const pl = await db.pipelines.get(pid); pl?.shardsCompleted
    */
   async get(id: number): Promise<Pipeline | null> {
-    const pipelineId = v.id(id, "pipelineId");
-    // LIMIT 1 (a no-op on the primary key) lets the local driver fetch one row without a cursor.
-    const stmt = this.compiled("get", () => this.db.select().from(pipelines).where(eq(pipelines.pipelineId, p("id"))).limit(1).prepare());
-    return (await this.settle(stmt.get({ id: pipelineId }))) ?? null;
+    return this.findById(pipelines, pipelines.pipelineId, v.id(id, "pipelineId"));
   }
 
   /**
