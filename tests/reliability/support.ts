@@ -315,13 +315,4 @@ export function report(scenario: string, data: Record<string, unknown>): void {
 }
 
 /** A small deterministic PRNG (mulberry32), so a run can be replayed from its printed seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { prng } from "./workers/util";

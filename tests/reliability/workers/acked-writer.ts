@@ -9,7 +9,7 @@
  * sets the context's status.
  */
 import { RFDatabase } from "../../../src/index";
-import { AckLog, args, emit, fatal } from "./util";
+import { AckLog, args, emit, fatal, prng } from "./util";
 
 interface Args {
   url: string;
@@ -22,14 +22,7 @@ interface Args {
 }
 
 const a = args<Args>();
-let seed = a.seed >>> 0;
-const rand = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rand = prng(a.seed);
 
 const log = new AckLog(a.ackFile);
 let db: RFDatabase;

@@ -7,7 +7,7 @@
  *   node --import tsx tests/reliability/workers/lifecycle.ts '{"url":…,"experimentId":1,"pipelineIds":[1,2],"lifecycles":40,"actorId":0,"seed":7,"goFile":…}'
  */
 import { RFDatabase } from "../../../src/index";
-import { args, describeError, emit, fatal, waitForGo } from "./util";
+import { args, describeError, emit, fatal, waitForGo, prng } from "./util";
 
 interface Args {
   url: string;
@@ -20,14 +20,7 @@ interface Args {
 }
 
 const a = args<Args>();
-let seed = a.seed >>> 0;
-const rand = () => {
-  seed = (seed + 0x6d2b79f5) >>> 0;
-  let t = seed;
-  t = Math.imul(t ^ (t >>> 15), t | 1);
-  t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-};
+const rand = prng(a.seed);
 
 let db: RFDatabase;
 try {
