@@ -1,5 +1,5 @@
 import type { Client } from "@libsql/client";
-import { mapDriverError } from "./driver/map-error";
+import { gather, mapDriverError } from "./driver/map-error";
 import { SchemaVersionError } from "./errors";
 import { MIGRATIONS } from "./migrations/bundle";
 import type { Migration } from "./migrations/types";
@@ -73,23 +73,12 @@ export interface MigrateResult {
 }
 
 function isLostRace(err: unknown): boolean {
-  const text = collectText(err);
+  const { codes, text } = gather(err);
   return (
     (text.includes("UNIQUE constraint failed") && text.includes(TABLE)) ||
     text.includes("already exists") ||
-    text.includes("SQLITE_CONSTRAINT_UNIQUE")
+    codes.includes("SQLITE_CONSTRAINT_UNIQUE")
   );
-}
-
-function collectText(err: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = err;
-  for (let i = 0; cur && i < 8; i++) {
-    const e = cur as { message?: unknown; code?: unknown; cause?: unknown };
-    parts.push(String(e.message ?? cur), String(e.code ?? ""));
-    cur = typeof cur === "object" ? e.cause : undefined;
-  }
-  return parts.join(" ");
 }
 
 export function assertNotAhead(state: SchemaState, where: string): void {

@@ -1,4 +1,5 @@
 import type { Client, InArgs, InStatement, ResultSet, TransactionMode } from "@libsql/client";
+import { gather } from "./map-error";
 
 /**
  * Retrying on "database is locked" where that is safe, for any transport
@@ -18,14 +19,8 @@ export interface BusyRetryBudget {
 
 /** True for SQLITE_BUSY*, SQLITE_LOCKED* or sqld's "database is locked", anywhere in the cause chain. */
 export function isLockedError(err: unknown): boolean {
-  let cur: unknown = err;
-  for (let depth = 0; cur && typeof cur === "object" && depth < 8; depth++) {
-    const e = cur as { code?: unknown; message?: unknown; cause?: unknown };
-    if (typeof e.code === "string" && (e.code.startsWith("SQLITE_BUSY") || e.code.startsWith("SQLITE_LOCKED"))) return true;
-    if (typeof e.message === "string" && /database (table )?is locked|SQLITE_BUSY/.test(e.message)) return true;
-    cur = e.cause;
-  }
-  return false;
+  const { codes, text } = gather(err);
+  return codes.some((c) => c.startsWith("SQLITE_BUSY") || c.startsWith("SQLITE_LOCKED")) || /database (table )?is locked|SQLITE_BUSY/.test(text);
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

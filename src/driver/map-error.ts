@@ -28,13 +28,14 @@ export interface ErrorContext {
   foreignKey?: { entity: string; id: number | undefined };
 }
 
-interface Facts {
+/** What the whole cause chain of an error says: its codes, its messages joined, an HTTP status. */
+export interface Facts {
   codes: string[];
   text: string;
   status: number | undefined;
 }
 
-function gather(err: unknown): Facts {
+export function gather(err: unknown): Facts {
   const codes: string[] = [];
   const texts: string[] = [];
   let status: number | undefined;
