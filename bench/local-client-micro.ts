@@ -28,7 +28,8 @@ const MS = arg("ms", 1000);
 const ROUNDS = arg("rounds", 3);
 const SEED = 10_000;
 
-const SCHEMA = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL, price REAL, note TEXT)";
+const SCHEMA =
+  "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, qty INTEGER NOT NULL, price REAL, note TEXT)";
 const SELECT = "SELECT id, name, qty, price, note FROM items WHERE id = ?";
 const UPDATE = "UPDATE items SET qty = qty + 1 WHERE id = ?";
 const INSERT = "INSERT INTO items (name, qty, price, note) VALUES (?, ?, ?, ?) RETURNING id";
@@ -122,11 +123,13 @@ async function clientContender(who: string, client: Client): Promise<Contender> 
 }
 
 async function main(): Promise<void> {
-  console.error(`local-client microbenchmark: ${MS} ms per cell, best of ${ROUNDS} interleaved rounds, node ${process.version}`);
+  console.error(
+    `local-client microbenchmark: ${MS} ms per cell, best of ${ROUNDS} interleaved rounds, node ${process.version}`,
+  );
   const contenders = [
     rawContender(),
     rawAllContender(),
-    await clientContender("@libsql/client file:", createClient({ url: "file:" + seededFile(), intMode: "number" })),
+    await clientContender("@libsql/client file:", createClient({ url: `file:${seededFile()}`, intMode: "number" })),
     await clientContender("local-client", openLocalClient({ path: seededFile() })),
   ];
   const best = new Map<string, Partial<Record<Op, number>>>();
@@ -140,7 +143,9 @@ async function main(): Promise<void> {
         const b = best.get(c.who) ?? {};
         b[op] = Math.max(b[op] ?? 0, v);
         best.set(c.who, b);
-        console.error(`  round ${r + 1}  ${c.who.padEnd(24)} ${op.padEnd(18)} ${Math.round(v).toLocaleString("en-US").padStart(9)} calls/s`);
+        console.error(
+          `  round ${r + 1}  ${c.who.padEnd(24)} ${op.padEnd(18)} ${Math.round(v).toLocaleString("en-US").padStart(9)} calls/s`,
+        );
       }
     }
   }
@@ -154,11 +159,11 @@ async function main(): Promise<void> {
   const rawAll = best.get("raw libsql all()")!;
   const lib = best.get("@libsql/client file:")!;
   const ours = best.get("local-client")!;
-  const ratio = (a?: number, b?: number) => (a && b ? (a / b).toFixed(2) + "x" : "-");
+  const ratio = (a?: number, b?: number) => (a && b ? `${(a / b).toFixed(2)}x` : "-");
   console.log("\nratios");
-  console.log("local-client / raw get()/run() " + OPS.map((o) => ratio(ours[o], raw[o]).padStart(18)).join(""));
-  console.log("local-client / raw all()       " + ratio(ours.select, rawAll.select).padStart(18));
-  console.log("local-client / @libsql/client  " + OPS.map((o) => ratio(ours[o], lib[o]).padStart(18)).join(""));
+  console.log(`local-client / raw get()/run() ${OPS.map((o) => ratio(ours[o], raw[o]).padStart(18)).join("")}`);
+  console.log(`local-client / raw all()       ${ratio(ours.select, rawAll.select).padStart(18)}`);
+  console.log(`local-client / @libsql/client  ${OPS.map((o) => ratio(ours[o], lib[o]).padStart(18)).join("")}`);
 }
 
 main()

@@ -69,7 +69,9 @@ export function classifyUrl(url: string): { kind: UrlKind; path?: string } {
       const slash = afterAuthority.indexOf("/");
       const host = slash < 0 ? afterAuthority : afterAuthority.slice(0, slash);
       if (host !== "" && host !== "localhost") {
-        throw new ConfigError(`file: URL with a host (${JSON.stringify(host)}); use file:/absolute/path.db or file:relative.db`);
+        throw new ConfigError(
+          `file: URL with a host (${JSON.stringify(host)}); use file:/absolute/path.db or file:relative.db`,
+        );
       }
       rest = slash < 0 ? "" : afterAuthority.slice(slash);
     }
@@ -91,17 +93,23 @@ export function redactUrl(url: string): string {
  * One place where options and environment become a configuration.
  * `defaultUrl` supplies the embedded default (Node only: it needs the home directory).
  */
-export function resolveConfig(options: OpenOptions = {}, defaultUrl: (env: Env) => string, env: Env = currentEnv()): ResolvedConfig {
+export function resolveConfig(
+  options: OpenOptions = {},
+  defaultUrl: (env: Env) => string,
+  env: Env = currentEnv(),
+): ResolvedConfig {
   if (typeof options !== "object" || options === null) throw new ConfigError("open options must be an object");
   if (options.url !== undefined && typeof options.url !== "string") throw new ConfigError("url must be a string");
-  if (options.authToken !== undefined && typeof options.authToken !== "string") throw new ConfigError("authToken must be a string");
+  if (options.authToken !== undefined && typeof options.authToken !== "string")
+    throw new ConfigError("authToken must be a string");
   const migrate = options.migrate ?? "auto";
   if (migrate !== "auto" && migrate !== true && migrate !== false) {
     throw new ConfigError(`migrate must be "auto", true or false`);
   }
   const number = (value: unknown, name: string, fallback: number) => {
     if (value === undefined) return fallback;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < 0) throw new ConfigError(`${name} must be a number >= 0`);
+    if (typeof value !== "number" || !Number.isFinite(value) || value < 0)
+      throw new ConfigError(`${name} must be a number >= 0`);
     return value;
   };
   const url = options.url ?? (env.RF_DB_URL || undefined) ?? defaultUrl(env);

@@ -208,7 +208,9 @@ export class RFDatabaseBase extends Repositories {
     const o = options === undefined ? {} : record(options, "options");
     if (o.experiments !== undefined && typeof o.experiments !== "boolean") {
       // A truthy string must not delete every experiment.
-      throw new ValidationError(`options.experiments must be a boolean, got ${typeof o.experiments}`, { field: "experiments" });
+      throw new ValidationError(`options.experiments must be a boolean, got ${typeof o.experiments}`, {
+        field: "experiments",
+      });
     }
     const d = this.drizzle;
     const stmts = [
@@ -254,7 +256,11 @@ export class RFDatabaseBase extends Repositories {
           .returning({ id: schema.contexts.contextId }),
         d
           .update(schema.interactiveControl)
-          .set({ status: "failed", error: sql`coalesce(${schema.interactiveControl.error}, ${reason})`, processedAt: new Date() })
+          .set({
+            status: "failed",
+            error: sql`coalesce(${schema.interactiveControl.error}, ${reason})`,
+            processedAt: new Date(),
+          })
           .where(inArray(schema.interactiveControl.status, ["pending"]))
           .returning({ id: schema.interactiveControl.icId }),
       ]);

@@ -50,7 +50,8 @@ const nodeConnector: Connector = {
     // Opening sets WAL mode; when several processes open a new file at once SQLite can answer
     // SQLITE_BUSY at once (deadlock avoidance skips the busy handler), so opening retries too.
     return retryWhileLocked(
-      async () => openLocalClient({ path, busyTimeoutMs: config.busyTimeoutMs, busyRetry: { maxWaitMs: config.busyRetryMs } }),
+      async () =>
+        openLocalClient({ path, busyTimeoutMs: config.busyTimeoutMs, busyRetry: { maxWaitMs: config.busyRetryMs } }),
       { maxWaitMs: config.busyRetryMs },
     );
   },

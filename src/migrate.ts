@@ -38,7 +38,10 @@ export interface SchemaState {
   latest: Migration | undefined;
 }
 
-export async function readSchemaState(client: Client, migrations: readonly Migration[] = MIGRATIONS): Promise<SchemaState> {
+export async function readSchemaState(
+  client: Client,
+  migrations: readonly Migration[] = MIGRATIONS,
+): Promise<SchemaState> {
   let applied: { hash: string; createdAt: number }[] = [];
   try {
     const rs = await client.execute(`SELECT hash, created_at FROM ${TABLE} ORDER BY created_at`);

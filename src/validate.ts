@@ -7,7 +7,8 @@ import { ValidationError } from "./errors";
  */
 
 function describe(value: unknown): string {
-  if (typeof value === "string") return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
+  if (typeof value === "string")
+    return value.length > 40 ? `a string of ${value.length} characters` : JSON.stringify(value);
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint") return String(value);
   if (value === null) return "null";
   if (value === undefined) return "undefined";
@@ -68,9 +69,12 @@ export function nullableText(value: unknown, field: string): string | null {
 /** One of a fixed set of values (a status or an operation). */
 export function oneOf<const T extends string>(value: unknown, allowed: readonly T[], field: string): T {
   if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
-    throw new ValidationError(`${field} must be one of ${allowed.map((s) => `"${s}"`).join(", ")}, got ${describe(value)}`, {
-      field,
-    });
+    throw new ValidationError(
+      `${field} must be one of ${allowed.map((s) => `"${s}"`).join(", ")}, got ${describe(value)}`,
+      {
+        field,
+      },
+    );
   }
   return value as T;
 }
@@ -81,11 +85,20 @@ const ISO_8601 =
 /** True when the ISO string names a real calendar date and clock time (JS would shift 2024-02-30 to March 1st). */
 function realCalendarTime(m: RegExpExecArray): boolean {
   const [, y, mo, d, h = "0", mi = "0", sec = "0", oh = "0", om = "0"] = m;
-  const year = Number(y), month = Number(mo), day = Number(d);
+  const year = Number(y),
+    month = Number(mo),
+    day = Number(d);
   const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
   return (
-    month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth &&
-    Number(h) <= 23 && Number(mi) <= 59 && Number(sec) <= 59 && Number(oh) <= 23 && Number(om) <= 59
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    Number(h) <= 23 &&
+    Number(mi) <= 59 &&
+    Number(sec) <= 59 &&
+    Number(oh) <= 23 &&
+    Number(om) <= 59
   );
 }
 
@@ -136,7 +149,8 @@ export function json(value: unknown, field: string): unknown {
       }
     } else {
       const proto = Object.getPrototypeOf(obj);
-      if (proto !== Object.prototype && proto !== null) fail(path, `an instance of ${proto?.constructor?.name ?? "a class"}`);
+      if (proto !== Object.prototype && proto !== null)
+        fail(path, `an instance of ${proto?.constructor?.name ?? "a class"}`);
       for (const key of Object.keys(obj)) {
         if (!key.isWellFormed()) fail(path, "a key with a lone surrogate");
         check((obj as Record<string, unknown>)[key], `${path}.${key}`);

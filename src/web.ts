@@ -32,8 +32,8 @@ const webConnector: Connector = {
     }
     try {
       return withBusyRetry(createClient({ url: config.url, authToken: config.authToken, intMode: "number" }), {
-          maxWaitMs: config.busyRetryMs,
-        });
+        maxWaitMs: config.busyRetryMs,
+      });
     } catch (cause) {
       throw new ConfigError(`cannot use database URL ${redactUrl(config.url)}`, { cause });
     }

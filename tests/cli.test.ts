@@ -75,7 +75,11 @@ function expectOneLineError(r: Result, pattern?: RegExp) {
   if (pattern) expect(r.stderr).toMatch(pattern);
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | null | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -267,19 +271,39 @@ describe("rf-db status", () => {
   it("shows pipelines with bars, task counts and running tasks", async () => {
     const dir = tempDir();
     const db = await openDb(dir);
-    const older = await db.experiments.create({ experimentName: "older-run", numActors: 1, numShards: 2, status: "completed" });
+    const older = await db.experiments.create({
+      experimentName: "older-run",
+      numActors: 1,
+      numShards: 2,
+      status: "completed",
+    });
     const eid = await db.experiments.create({ experimentName: "sweep-a", numActors: 3, numShards: 8 });
     const config = { modelConfig: { model: "m" }, samplingParams: { temperature: 0.5 }, pipelineType: "vllm" };
-    const p1 = await db.pipelines.create({ experimentId: eid, pipelineName: "llama-t0.2", status: "ongoing", ...config });
-    const p2 = await db.pipelines.create({ experimentId: eid, pipelineName: "qwen-t0.9", status: "completed", ...config });
+    const p1 = await db.pipelines.create({
+      experimentId: eid,
+      pipelineName: "llama-t0.2",
+      status: "ongoing",
+      ...config,
+    });
+    const p2 = await db.pipelines.create({
+      experimentId: eid,
+      pipelineName: "qwen-t0.9",
+      status: "completed",
+      ...config,
+    });
     await db.pipelines.setProgress(p1, { currentShardId: 2, shardsCompleted: 2, totalSamplesProcessed: 777 });
     await db.pipelines.setProgress(p2, { currentShardId: 7, shardsCompleted: 8, totalSamplesProcessed: 3000 });
-    for (let s = 0; s < 4; s++) await db.actorTasks.create({ experimentId: eid, pipelineId: p1, actorId: 0, shardId: s });
+    for (let s = 0; s < 4; s++)
+      await db.actorTasks.create({ experimentId: eid, pipelineId: p1, actorId: 0, shardId: s });
     const t1 = await db.actorTasks.claimNext(eid, 7);
     const t2 = await db.actorTasks.claimNext(eid, 8);
     const t3 = await db.actorTasks.claimNext(eid, 9);
     await db.actorTasks.complete(t3!.taskId);
-    const finished = await db.experiments.create({ experimentName: "newest-but-done", numActors: 1, status: "completed" });
+    const finished = await db.experiments.create({
+      experimentName: "newest-but-done",
+      numActors: 1,
+      status: "completed",
+    });
 
     // Default: the running experiment, even though a newer finished one exists.
     const r = await rfdb(["status"], dir);
@@ -295,7 +319,10 @@ describe("rf-db status", () => {
     expect(line("qwen-t0.9")).toMatch(/completed\s+\[#{24}\]\s+100%\s+8\/8\s+3000$/);
     expect(out).toContain("Tasks: 4 total: 1 scheduled, 2 in_progress, 1 completed, 0 failed");
     expect(out).toMatch(/Running tasks \(2\)/);
-    for (const [t, actor] of [[t1!, 7], [t2!, 8]] as const) {
+    for (const [t, actor] of [
+      [t1!, 7],
+      [t2!, 8],
+    ] as const) {
       expect(out).toMatch(new RegExp(`^\\s+${t.taskId}\\s+${p1} llama-t0.2\\s+${t.shardId}\\s+${actor}\\s+\\S+`, "m"));
     }
     expect(out).toMatch(new RegExp(`^\\s+${finished}\\s+newest-but-done\\s+completed`, "m"));
@@ -346,12 +373,17 @@ describe("rf-db status", () => {
 function parseSummary(out: string) {
   const num = (re: RegExp) => Number(out.match(re)?.[1] ?? Number.NaN);
   const section = (from: string, to: string) => out.slice(out.indexOf(from), out.indexOf(to));
-  const samples = [...section("samples processed", "tasks per actor").matchAll(/^ {4}(\d+) (\S+)\s+(\d+)$/gm)].map((m) => ({
-    pipelineId: Number(m[1]),
-    name: m[2]!,
-    samples: Number(m[3]),
+  const samples = [...section("samples processed", "tasks per actor").matchAll(/^ {4}(\d+) (\S+)\s+(\d+)$/gm)].map(
+    (m) => ({
+      pipelineId: Number(m[1]),
+      name: m[2]!,
+      samples: Number(m[3]),
+    }),
+  );
+  const perActor = [...out.matchAll(/^ {4}actor (\d+)\s+(\d+)$/gm)].map((m) => ({
+    actorId: Number(m[1]),
+    tasks: Number(m[2]),
   }));
-  const perActor = [...out.matchAll(/^ {4}actor (\d+)\s+(\d+)$/gm)].map((m) => ({ actorId: Number(m[1]), tasks: Number(m[2]) }));
   return {
     experimentId: num(/^ {2}experiment\s+(\d+) "demo-[\d-]+": completed$/m),
     completed: num(/^ {2}tasks completed\s+(\d+)\/\d+$/m),
@@ -414,7 +446,12 @@ describe("rf-db demo", () => {
     expect(byActor.size).toBeGreaterThanOrEqual(2);
     expect([...byActor.keys()].every((a) => a >= 1 && a <= 2)).toBe(true);
     expect(s.perActor).toEqual([...byActor].sort((a, b) => a[0] - b[0]).map(([actorId, n]) => ({ actorId, tasks: n })));
-    expect(await db.actorTasks.countByStatus(s.experimentId)).toEqual({ scheduled: 0, in_progress: 0, completed: 8, failed: 0 });
+    expect(await db.actorTasks.countByStatus(s.experimentId)).toEqual({
+      scheduled: 0,
+      in_progress: 0,
+      completed: 8,
+      failed: 0,
+    });
 
     // And status agrees.
     const st = await rfdb(["status"], dir);
@@ -449,27 +486,30 @@ describe("rf-db demo", () => {
     },
   );
 
-  it.runIf(process.platform === "linux")("stops its workers on SIGINT, records the experiment as cancelled, exits 130", async () => {
-    const dir = tempDir();
-    const demo = start(["demo", "--pipelines", "2", "--shards", "3", "--actors", "2", "--work-ms", "20000"], dir);
-    children.push(demo.child);
-    await until("the demo to start", async () => demo.stdout().includes("Demo experiment"));
-    const db = await openDb(dir);
-    const exp = await until("the experiment", () => db.experiments.getCurrent());
-    await until("both actors working", async () => (await db.actorTasks.listRunning(exp.experimentId)).length === 2);
-    const workers = childrenOf(demo.child.pid!);
-    expect(workers).toHaveLength(2);
-    demo.child.kill("SIGINT");
+  it.runIf(process.platform === "linux")(
+    "stops its workers on SIGINT, records the experiment as cancelled, exits 130",
+    async () => {
+      const dir = tempDir();
+      const demo = start(["demo", "--pipelines", "2", "--shards", "3", "--actors", "2", "--work-ms", "20000"], dir);
+      children.push(demo.child);
+      await until("the demo to start", async () => demo.stdout().includes("Demo experiment"));
+      const db = await openDb(dir);
+      const exp = await until("the experiment", () => db.experiments.getCurrent());
+      await until("both actors working", async () => (await db.actorTasks.listRunning(exp.experimentId)).length === 2);
+      const workers = childrenOf(demo.child.pid!);
+      expect(workers).toHaveLength(2);
+      demo.child.kill("SIGINT");
 
-    const r = await demo.done;
-    expect(r.code).toBe(130);
-    expectOneLineError(r, /interrupted \(SIGINT\)/);
-    expect(r.ms).toBeLessThan(15_000);
-    expect(workers.filter(alive)).toEqual([]);
-    expect(await db.experiments.get(exp.experimentId)).toMatchObject({ status: "cancelled" });
-    const pipelines = await db.pipelines.list(exp.experimentId);
-    expect(pipelines.map((p) => p.status)).toEqual(["stopped", "stopped"]);
-    const counts = await db.actorTasks.countByStatus(exp.experimentId);
-    expect(counts).toMatchObject({ scheduled: 0, in_progress: 0, failed: 6 });
-  });
+      const r = await demo.done;
+      expect(r.code).toBe(130);
+      expectOneLineError(r, /interrupted \(SIGINT\)/);
+      expect(r.ms).toBeLessThan(15_000);
+      expect(workers.filter(alive)).toEqual([]);
+      expect(await db.experiments.get(exp.experimentId)).toMatchObject({ status: "cancelled" });
+      const pipelines = await db.pipelines.list(exp.experimentId);
+      expect(pipelines.map((p) => p.status)).toEqual(["stopped", "stopped"]);
+      const counts = await db.actorTasks.countByStatus(exp.experimentId);
+      expect(counts).toMatchObject({ scheduled: 0, in_progress: 0, failed: 6 });
+    },
+  );
 });

@@ -47,7 +47,9 @@ const items = sqliteTable("items", {
 const tick = () => new Promise((r) => setTimeout(r, 0));
 
 /** Max gap between 5 ms interval ticks while `p` runs: how long the event loop was blocked at once. */
-async function maxTimerGap<T>(p: () => Promise<T>): Promise<{ value?: T; error?: unknown; maxGap: number; ticks: number }> {
+async function maxTimerGap<T>(
+  p: () => Promise<T>,
+): Promise<{ value?: T; error?: unknown; maxGap: number; ticks: number }> {
   let last = performance.now();
   let maxGap = 0;
   let ticks = 0;
@@ -94,7 +96,13 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     const del = await c.execute("DELETE FROM items WHERE id = ?", [1]);
     expect(del.rowsAffected).toBe(1);
     expect((await c.execute("SELECT count(*) AS n FROM items")).rows[0]!.n).toBe(1);
-    expect(JSON.parse(JSON.stringify(ins))).toEqual({ columns: [], columnTypes: [], rows: [], rowsAffected: 1, lastInsertRowid: "1" });
+    expect(JSON.parse(JSON.stringify(ins))).toEqual({
+      columns: [],
+      columnTypes: [],
+      rows: [],
+      rowsAffected: 1,
+      lastInsertRowid: "1",
+    });
   });
 
   it("binds positional and named arguments and converts values like libsql", async () => {
@@ -108,10 +116,23 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
       expect((await c.execute({ sql: sqlText, args: { [key]: "x" } })).rows[0]!.v).toBe("x");
     }
     expect((await c.execute("SELECT ?2 AS b, ?1 AS a", [1, 2])).rows[0]).toMatchObject({ a: 1, b: 2 });
-    const r = (await c.execute("SELECT ? AS t, ? AS f, ? AS u, ? AS n, ? AS d, ? AS big, ? AS s", [true, false, undefined as unknown as null, null, new Date(1234), 42n, "str"])).rows[0]!;
+    const r = (
+      await c.execute("SELECT ? AS t, ? AS f, ? AS u, ? AS n, ? AS d, ? AS big, ? AS s", [
+        true,
+        false,
+        undefined as unknown as null,
+        null,
+        new Date(1234),
+        42n,
+        "str",
+      ])
+    ).rows[0]!;
     expect({ ...r }).toEqual({ t: 1, f: 0, u: null, n: null, d: 1234, big: 42, s: "str" });
 
-    await c.execute("INSERT INTO items (name, data) VALUES ('u8', ?), ('ab', ?)", [new Uint8Array([1, 2, 3]), new Uint8Array([4, 5]).buffer]);
+    await c.execute("INSERT INTO items (name, data) VALUES ('u8', ?), ('ab', ?)", [
+      new Uint8Array([1, 2, 3]),
+      new Uint8Array([4, 5]).buffer,
+    ]);
     const blobs = (await c.execute("SELECT data FROM items ORDER BY id")).rows.map((row) => row.data);
     expect(blobs[0]).toBeInstanceOf(ArrayBuffer);
     expect([...new Uint8Array(blobs[0] as ArrayBuffer)]).toEqual([1, 2, 3]);
@@ -151,12 +172,18 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     await c.execute("INSERT INTO items (id, name) VALUES (9007199254740993, 'big')");
     await expect(c.execute("SELECT id FROM items")).rejects.toBeInstanceOf(RangeError);
     await expect(c.execute("SELECT id FROM items")).rejects.toBeInstanceOf(RangeError);
-    expect((await c.execute("SELECT 9007199254740991 AS ok, 1e300 AS r")).rows[0]).toMatchObject({ ok: 9007199254740991, r: 1e300 });
+    expect((await c.execute("SELECT 9007199254740991 AS ok, 1e300 AS r")).rows[0]).toMatchObject({
+      ok: 9007199254740991,
+      r: 1e300,
+    });
     const ret = await c.execute("INSERT INTO items (id, name) VALUES (9007199254740995, 'big2')");
     expect(ret.lastInsertRowid).toBe(9007199254740995n);
 
     const b = client({ path: ":memory:", intMode: "bigint" });
-    expect((await b.execute("SELECT 9007199254740993 AS v, 1.5 AS f")).rows[0]).toMatchObject({ v: 9007199254740993n, f: 1.5 });
+    expect((await b.execute("SELECT 9007199254740993 AS v, 1.5 AS f")).rows[0]).toMatchObject({
+      v: 9007199254740993n,
+      f: 1.5,
+    });
   });
 
   it("works under Drizzle: insert…returning, select, update, transaction commit/rollback, batch", async () => {
@@ -164,7 +191,10 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     const db = drizzle(c);
     const [a] = await db.insert(items).values({ name: "a", qty: 1 }).returning();
     expect(a).toEqual({ id: 1, name: "a", qty: 1 });
-    const many = await db.insert(items).values([{ name: "b" }, { name: "c" }]).returning({ id: items.id });
+    const many = await db
+      .insert(items)
+      .values([{ name: "b" }, { name: "c" }])
+      .returning({ id: items.id });
     expect(many).toEqual([{ id: 2 }, { id: 3 }]);
     expect(await db.select().from(items).where(eq(items.id, 2)).get()).toEqual({ id: 2, name: "b", qty: 0 });
     expect(await db.select({ id: items.id }).from(items).limit(1)).toEqual([{ id: 1 }]);
@@ -191,10 +221,15 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     const names = (await db.select({ name: items.name }).from(items)).map((r) => r.name);
     expect(names).toEqual(["a", "b", "c", "in-tx"]);
 
-    const [ins, sel] = await db.batch([db.insert(items).values({ name: "batched" }).returning({ id: items.id }), db.select({ n: sql<number>`count(*)` }).from(items)]);
+    const [ins, sel] = await db.batch([
+      db.insert(items).values({ name: "batched" }).returning({ id: items.id }),
+      db.select({ n: sql<number>`count(*)` }).from(items),
+    ]);
     expect(ins).toEqual([{ id: 5 }]);
     expect(sel).toEqual([{ n: 5 }]);
-    await expect(db.batch([db.insert(items).values({ name: "x" }), db.insert(items).values({ name: "y", qty: -1 })])).rejects.toThrow();
+    await expect(
+      db.batch([db.insert(items).values({ name: "x" }), db.insert(items).values({ name: "y", qty: -1 })]),
+    ).rejects.toThrow();
     expect((await db.select({ n: sql<number>`count(*)` }).from(items))[0]!.n).toBe(5);
   });
 
@@ -256,7 +291,13 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     expect((err as LibsqlError).cause).toBeInstanceOf(Error);
 
     const berr = await c
-      .batch(["INSERT INTO items (name) VALUES ('ok')", { sql: "INSERT INTO items (name, qty) VALUES (?, ?)", args: ["bad", -5] }], "write")
+      .batch(
+        [
+          "INSERT INTO items (name) VALUES ('ok')",
+          { sql: "INSERT INTO items (name, qty) VALUES (?, ?)", args: ["bad", -5] },
+        ],
+        "write",
+      )
       .catch((e: unknown) => e);
     expect(berr).toBeInstanceOf(LibsqlBatchError);
     expect((berr as LibsqlBatchError).statementIndex).toBe(1);
@@ -275,7 +316,9 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     expect(await pragma("foreign_keys")).toBe(1);
     expect(await pragma("busy_timeout")).toBe(123);
     await c.execute("CREATE TABLE child (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL REFERENCES items(id))");
-    await expect(c.execute("INSERT INTO child (item_id) VALUES (99)")).rejects.toMatchObject({ code: "SQLITE_CONSTRAINT_FOREIGNKEY" });
+    await expect(c.execute("INSERT INTO child (item_id) VALUES (99)")).rejects.toMatchObject({
+      code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+    });
     // migrate() turns foreign keys off only for its own duration
     await c.migrate(["INSERT INTO child (item_id) VALUES (42)"]);
     expect(await pragma("foreign_keys")).toBe(1);
@@ -285,10 +328,14 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     await setup();
     const tx = await c.transaction("read");
     expect((await tx.execute("SELECT count(*) AS n FROM items")).rows[0]!.n).toBe(0);
-    await expect(tx.execute("INSERT INTO items (name) VALUES ('no')")).rejects.toMatchObject({ code: "SQLITE_READONLY" });
+    await expect(tx.execute("INSERT INTO items (name) VALUES ('no')")).rejects.toMatchObject({
+      code: "SQLITE_READONLY",
+    });
     await tx.commit();
     await c.execute("INSERT INTO items (name) VALUES ('yes')");
-    await expect(c.batch(["INSERT INTO items (name) VALUES ('no')"], "read")).rejects.toMatchObject({ code: "SQLITE_READONLY" });
+    await expect(c.batch(["INSERT INTO items (name) VALUES ('no')"], "read")).rejects.toMatchObject({
+      code: "SQLITE_READONLY",
+    });
     expect((await c.execute("SELECT count(*) AS n FROM items")).rows[0]!.n).toBe(1);
   });
 
@@ -315,7 +362,9 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
       expect((await c.execute(q, [n])).rows.map((r) => r.id)).toEqual([1, 2, 3, 4].slice(0, n < 0 ? 4 : n));
     }
     expect((await c.execute("SELECT id FROM items LIMIT 1")).rows).toHaveLength(1);
-    expect((await c.execute("SELECT id FROM (SELECT id FROM items LIMIT 1) UNION ALL SELECT id FROM items")).rows).toHaveLength(5);
+    expect(
+      (await c.execute("SELECT id FROM (SELECT id FROM items LIMIT 1) UNION ALL SELECT id FROM items")).rows,
+    ).toHaveLength(5);
   });
 
   it("keeps the statement cache bounded and drops stale metadata after DDL", async () => {
@@ -413,13 +462,18 @@ describe("busy handling against another process", () => {
     );
     const elapsed = performance.now() - t0;
     await released;
-    console.info(`busy retry: succeeded after ${Math.round(elapsed)} ms, max event-loop gap ${Math.round(res.maxGap)} ms, ${res.ticks} timer ticks`);
+    console.info(
+      `busy retry: succeeded after ${Math.round(elapsed)} ms, max event-loop gap ${Math.round(res.maxGap)} ms, ${res.ticks} timer ticks`,
+    );
     expect(res.error).toBeUndefined();
     expect(elapsed).toBeGreaterThan(1000); // really waited for the other process
     expect(res.ticks).toBeGreaterThan(20); // timers kept firing meanwhile
     // Each attempt blocks at most ~busyTimeout; allow scheduling slack.
     expect(res.maxGap).toBeLessThan(BUSY_MS + 150);
-    expect((await c.execute("SELECT name FROM items ORDER BY id")).rows.map((r) => r.name)).toEqual(["after-lock", "tx-after-lock"]);
+    expect((await c.execute("SELECT name FROM items ORDER BY id")).rows.map((r) => r.name)).toEqual([
+      "after-lock",
+      "tx-after-lock",
+    ]);
   });
 
   it("gives up after the retry budget with a BUSY LibsqlError, having written nothing", async () => {
@@ -430,7 +484,9 @@ describe("busy handling against another process", () => {
     const t0 = performance.now();
     const res = await maxTimerGap(() => c.execute("INSERT INTO items (name) VALUES ('never')"));
     const elapsed = performance.now() - t0;
-    console.info(`busy give-up: failed after ${Math.round(elapsed)} ms, max event-loop gap ${Math.round(res.maxGap)} ms`);
+    console.info(
+      `busy give-up: failed after ${Math.round(elapsed)} ms, max event-loop gap ${Math.round(res.maxGap)} ms`,
+    );
     expect(res.error).toBeInstanceOf(LibsqlError);
     expect((res.error as LibsqlError).code).toMatch(/^SQLITE_BUSY/);
     expect(isBusyError(res.error)).toBe(true);
@@ -453,7 +509,9 @@ describe("busy handling against another process", () => {
   it("a statement that failed is not replayed with the failed call's arguments", async () => {
     const c = client({ path: ":memory:" });
     await c.execute("PRAGMA foreign_keys = ON");
-    await c.executeMultiple("CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE ch (p INTEGER REFERENCES p(id)); INSERT INTO p VALUES (1);");
+    await c.executeMultiple(
+      "CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE ch (p INTEGER REFERENCES p(id)); INSERT INTO p VALUES (1);",
+    );
     const sql = "INSERT INTO ch (p) VALUES (?) RETURNING p";
     await expect(c.execute({ sql, args: [99] })).rejects.toMatchObject({ code: "SQLITE_CONSTRAINT_FOREIGNKEY" });
     expect((await c.execute({ sql, args: [1] })).rows[0]![0]).toBe(1);
@@ -467,14 +525,27 @@ describe("busy handling against another process", () => {
 
 describe("scanSql", () => {
   it("classifies statements and finds parameters outside literals and comments", () => {
-    expect(scanSql("SELECT '?', \"?\", [?], `?` -- ?\n /* ? */ FROM t WHERE a = ?")).toMatchObject({ kind: "read", anonymousParams: 1, namedParams: false });
-    expect(scanSql("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x RETURNING id")).toMatchObject({ kind: "write", maxOneRow: 0 });
-    expect(scanSql("insert into t (a) values (?) on conflict do nothing returning id")).toMatchObject({ kind: "write", maxOneRow: 1 });
+    expect(scanSql("SELECT '?', \"?\", [?], `?` -- ?\n /* ? */ FROM t WHERE a = ?")).toMatchObject({
+      kind: "read",
+      anonymousParams: 1,
+      namedParams: false,
+    });
+    expect(scanSql("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x RETURNING id")).toMatchObject({
+      kind: "write",
+      maxOneRow: 0,
+    });
+    expect(scanSql("insert into t (a) values (?) on conflict do nothing returning id")).toMatchObject({
+      kind: "write",
+      maxOneRow: 1,
+    });
     expect(scanSql("INSERT INTO t (a) VALUES (?), (?) RETURNING id").maxOneRow).toBe(0);
     expect(scanSql("SELECT * FROM t LIMIT ?")).toMatchObject({ maxOneRow: 2, anonymousParams: 1 });
     expect(scanSql("SELECT * FROM t LIMIT 5, 1").maxOneRow).toBe(0);
     expect(scanSql("SELECT * FROM t WHERE a = :a").namedParams).toBe(true);
-    expect(scanSql("CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET a = 1; DELETE FROM u; END;")).toMatchObject({ kind: "schema", multipleStatements: false });
+    expect(scanSql("CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET a = 1; DELETE FROM u; END;")).toMatchObject({
+      kind: "schema",
+      multipleStatements: false,
+    });
     expect(scanSql("SELECT 1; SELECT 2").multipleStatements).toBe(true);
     expect(scanSql("SELECT ';'; -- trailing").multipleStatements).toBe(false);
     expect(scanSql("  /* only */ ; ").empty).toBe(true);

@@ -30,7 +30,10 @@ describe("committed migrations", () => {
       `export default { dialect: "turso", schema: ${JSON.stringify(join(root, "src/schema/index.ts"))}, out: ${JSON.stringify(`./${rel}`)}, dbCredentials: { url: ":memory:" } };\n`,
     );
     const before = readdirSync(out).filter((f) => f.endsWith(".sql"));
-    const run = spawnSync(join(root, "node_modules/.bin/drizzle-kit"), ["generate", "--config", config], { cwd: root, encoding: "utf8" });
+    const run = spawnSync(join(root, "node_modules/.bin/drizzle-kit"), ["generate", "--config", config], {
+      cwd: root,
+      encoding: "utf8",
+    });
     const output = `${run.stdout}${run.stderr}`;
     expect(run.status, output).toBe(0);
     const after = readdirSync(out).filter((f) => f.endsWith(".sql"));
@@ -40,7 +43,10 @@ describe("committed migrations", () => {
   }, 60_000);
 
   it("drizzle-kit check finds the migration history consistent", () => {
-    const output = execFileSync(join(root, "node_modules/.bin/drizzle-kit"), ["check"], { cwd: root, encoding: "utf8" });
+    const output = execFileSync(join(root, "node_modules/.bin/drizzle-kit"), ["check"], {
+      cwd: root,
+      encoding: "utf8",
+    });
     expect(output).toMatch(/Everything's fine/);
   }, 60_000);
 

@@ -38,7 +38,19 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 describe("the packed package", () => {
   it("ships dist, types and migrations, and nothing of src or tests", async () => {
     const files = JSON.parse((await import("node:fs")).readFileSync(join(work, "files.json"), "utf8")) as string[];
-    for (const f of ["dist/index.js", "dist/index.d.ts", "dist/web.js", "dist/web.d.ts", "dist/schema/index.js", "dist/schema/index.d.ts", "dist/cli/main.js", "dist/cli/demo-worker.js", "drizzle/meta/_journal.json", "README.md", "package.json"]) {
+    for (const f of [
+      "dist/index.js",
+      "dist/index.d.ts",
+      "dist/web.js",
+      "dist/web.d.ts",
+      "dist/schema/index.js",
+      "dist/schema/index.d.ts",
+      "dist/cli/main.js",
+      "dist/cli/demo-worker.js",
+      "drizzle/meta/_journal.json",
+      "README.md",
+      "package.json",
+    ]) {
       expect(files).toContain(f);
     }
     expect(files.some((f) => f.startsWith("drizzle/") && f.endsWith(".sql"))).toBe(true);
@@ -70,7 +82,16 @@ await db.close();
     const r = run("node", ["use.mjs", join(work, "node.db")], app);
     expect(r.code, r.out).toBe(0);
     const out = JSON.parse(r.stdout.trim().split("\n").pop()!);
-    expect(out).toMatchObject({ e: 1, p: 1, progress: 7, created: true, validation: true, notFound: true, statuses: 6, table: "object" });
+    expect(out).toMatchObject({
+      e: 1,
+      p: 1,
+      progress: 7,
+      created: true,
+      validation: true,
+      notFound: true,
+      statuses: 6,
+      table: "object",
+    });
     expect(out.web).toMatch(/^ConfigError: .*file:/);
   });
 
@@ -95,7 +116,18 @@ export async function f(): Promise<Pipeline[]> {
     );
     writeFileSync(
       join(app, "tsconfig.json"),
-      JSON.stringify({ compilerOptions: { module: "NodeNext", moduleResolution: "NodeNext", target: "ES2022", strict: true, noEmit: true, skipLibCheck: true, types: [] }, files: ["typed.ts"] }),
+      JSON.stringify({
+        compilerOptions: {
+          module: "NodeNext",
+          moduleResolution: "NodeNext",
+          target: "ES2022",
+          strict: true,
+          noEmit: true,
+          skipLibCheck: true,
+          types: [],
+        },
+        files: ["typed.ts"],
+      }),
     );
     const r = run(join(root, "node_modules/.bin/tsc"), ["-p", "tsconfig.json"], app);
     expect(r.code, r.out).toBe(0);

@@ -43,7 +43,11 @@ interface Ids {
 
 /** One call per public method (plus variants that send different SQL). */
 const CALLS: { repo: Repo; method: string; run: (db: RFDatabase, ids: Ids) => Promise<unknown> }[] = [
-  { repo: "experiments", method: "create", run: (db) => db.experiments.create({ experimentName: "qp", numActors: 2, numShards: 4 }) },
+  {
+    repo: "experiments",
+    method: "create",
+    run: (db) => db.experiments.create({ experimentName: "qp", numActors: 2, numShards: 4 }),
+  },
   { repo: "experiments", method: "get", run: (db, i) => db.experiments.get(i.experimentId) },
   { repo: "experiments", method: "getCurrent", run: (db) => db.experiments.getCurrent() },
   { repo: "experiments", method: "getByName", run: (db) => db.experiments.getByName("exp-1") },
@@ -53,20 +57,39 @@ const CALLS: { repo: Repo; method: string; run: (db: RFDatabase, ids: Ids) => Pr
   { repo: "experiments", method: "getError", run: (db, i) => db.experiments.getError(i.experimentId) },
   { repo: "experiments", method: "setNumShards", run: (db, i) => db.experiments.setNumShards(i.experimentId, 64) },
 
-  { repo: "contexts", method: "create", run: (db) => db.contexts.create({ contextHash: "qp-hash", ragConfig: { k: 1 } }) },
+  {
+    repo: "contexts",
+    method: "create",
+    run: (db) => db.contexts.create({ contextHash: "qp-hash", ragConfig: { k: 1 } }),
+  },
   { repo: "contexts", method: "create(existing hash)", run: (db) => db.contexts.create({ contextHash: "qp-hash" }) },
   { repo: "contexts", method: "get", run: (db, i) => db.contexts.get(i.contextId) },
   { repo: "contexts", method: "getByHash", run: (db) => db.contexts.getByHash("hash-1") },
   { repo: "contexts", method: "setStatus", run: (db, i) => db.contexts.setStatus(i.contextId, "building") },
-  { repo: "contexts", method: "setStartTime", run: (db, i) => db.contexts.setStartTime(i.contextId, new Date(Date.now() - 1000)) },
+  {
+    repo: "contexts",
+    method: "setStartTime",
+    run: (db, i) => db.contexts.setStartTime(i.contextId, new Date(Date.now() - 1000)),
+  },
   { repo: "contexts", method: "setEndTime", run: (db, i) => db.contexts.setEndTime(i.contextId, new Date()) },
-  { repo: "contexts", method: "setEndTime(duration)", run: (db, i) => db.contexts.setEndTime(i.contextId, new Date(), 1) },
+  {
+    repo: "contexts",
+    method: "setEndTime(duration)",
+    run: (db, i) => db.contexts.setEndTime(i.contextId, new Date(), 1),
+  },
   { repo: "contexts", method: "setError", run: (db, i) => db.contexts.setError(i.contextId, "x") },
 
   {
     repo: "pipelines",
     method: "create",
-    run: (db, i) => db.pipelines.create({ experimentId: i.experimentId, pipelineName: "qp", pipelineType: "vllm", modelConfig: {}, samplingParams: {} }),
+    run: (db, i) =>
+      db.pipelines.create({
+        experimentId: i.experimentId,
+        pipelineName: "qp",
+        pipelineType: "vllm",
+        modelConfig: {},
+        samplingParams: {},
+      }),
   },
   { repo: "pipelines", method: "get", run: (db, i) => db.pipelines.get(i.pipelineId) },
   { repo: "pipelines", method: "list", run: (db, i) => db.pipelines.list(i.experimentId) },
@@ -74,46 +97,78 @@ const CALLS: { repo: Repo; method: string; run: (db: RFDatabase, ids: Ids) => Pr
   {
     repo: "pipelines",
     method: "setProgress",
-    run: (db, i) => db.pipelines.setProgress(i.pipelineId, { currentShardId: 1, shardsCompleted: 1, totalSamplesProcessed: 1 }),
+    run: (db, i) =>
+      db.pipelines.setProgress(i.pipelineId, { currentShardId: 1, shardsCompleted: 1, totalSamplesProcessed: 1 }),
   },
-  { repo: "pipelines", method: "advanceProgress", run: (db, i) => db.pipelines.advanceProgress(i.pipelineId, { samples: 1 }) },
+  {
+    repo: "pipelines",
+    method: "advanceProgress",
+    run: (db, i) => db.pipelines.advanceProgress(i.pipelineId, { samples: 1 }),
+  },
   { repo: "pipelines", method: "setError", run: (db, i) => db.pipelines.setError(i.pipelineId, "x") },
 
   {
     repo: "actorTasks",
     method: "create",
-    run: (db, i) => db.actorTasks.create({ experimentId: i.experimentId, pipelineId: i.pipelineId, actorId: 0, shardId: 0 }),
+    run: (db, i) =>
+      db.actorTasks.create({ experimentId: i.experimentId, pipelineId: i.pipelineId, actorId: 0, shardId: 0 }),
   },
   {
     repo: "actorTasks",
     method: "create(in_progress, startedAt)",
     run: (db, i) =>
-      db.actorTasks.create({ experimentId: i.experimentId, pipelineId: i.pipelineId, actorId: 0, shardId: 0, status: "in_progress", startedAt: new Date() }),
+      db.actorTasks.create({
+        experimentId: i.experimentId,
+        pipelineId: i.pipelineId,
+        actorId: 0,
+        shardId: 0,
+        status: "in_progress",
+        startedAt: new Date(),
+      }),
   },
   { repo: "actorTasks", method: "get", run: (db, i) => db.actorTasks.get(i.taskId) },
   { repo: "actorTasks", method: "listRunning", run: (db, i) => db.actorTasks.listRunning(i.experimentId) },
   { repo: "actorTasks", method: "setStatus", run: (db, i) => db.actorTasks.setStatus(i.taskId, "scheduled") },
   { repo: "actorTasks", method: "setStartTime", run: (db, i) => db.actorTasks.setStartTime(i.taskId, new Date()) },
   { repo: "actorTasks", method: "setEndTime", run: (db, i) => db.actorTasks.setEndTime(i.taskId, new Date()) },
-  { repo: "actorTasks", method: "setEndTime(duration)", run: (db, i) => db.actorTasks.setEndTime(i.taskId, new Date(), 1) },
+  {
+    repo: "actorTasks",
+    method: "setEndTime(duration)",
+    run: (db, i) => db.actorTasks.setEndTime(i.taskId, new Date(), 1),
+  },
   { repo: "actorTasks", method: "setError", run: (db, i) => db.actorTasks.setError(i.taskId, "x") },
   { repo: "actorTasks", method: "start", run: (db, i) => db.actorTasks.start(i.taskId) },
   { repo: "actorTasks", method: "complete", run: (db, i) => db.actorTasks.complete(i.taskId) },
   { repo: "actorTasks", method: "fail", run: (db, i) => db.actorTasks.fail(i.runningTaskId, "x") },
   // the refusal path: the conditional UPDATE, then the status read that explains it
-  { repo: "actorTasks", method: "start(refused)", run: (db, i) => db.actorTasks.start(i.runningTaskId).catch(() => undefined) },
+  {
+    repo: "actorTasks",
+    method: "start(refused)",
+    run: (db, i) => db.actorTasks.start(i.runningTaskId).catch(() => undefined),
+  },
   {
     repo: "actorTasks",
     method: "completeWithProgress",
     run: async (db, i) => {
-      const id = await db.actorTasks.create({ experimentId: i.experimentId, pipelineId: i.pipelineId, actorId: 0, shardId: 1, status: "in_progress", startedAt: new Date() });
+      const id = await db.actorTasks.create({
+        experimentId: i.experimentId,
+        pipelineId: i.pipelineId,
+        actorId: 0,
+        shardId: 1,
+        status: "in_progress",
+        startedAt: new Date(),
+      });
       return db.actorTasks.completeWithProgress(id, { samples: 3, currentShardId: 1 });
     },
   },
   { repo: "actorTasks", method: "claimNext", run: (db, i) => db.actorTasks.claimNext(i.experimentId, 3) },
   { repo: "actorTasks", method: "countByStatus", run: (db, i) => db.actorTasks.countByStatus(i.experimentId) },
 
-  { repo: "icOperations", method: "create", run: (db, i) => db.icOperations.create({ operation: "stop", pipelineId: i.pipelineId }) },
+  {
+    repo: "icOperations",
+    method: "create",
+    run: (db, i) => db.icOperations.create({ operation: "stop", pipelineId: i.pipelineId }),
+  },
   { repo: "icOperations", method: "get", run: (db, i) => db.icOperations.get(i.icId) },
   { repo: "icOperations", method: "listPending", run: (db) => db.icOperations.listPending() },
   { repo: "icOperations", method: "listAll", run: (db) => db.icOperations.listAll() },
@@ -134,9 +189,12 @@ const EXPECTED: Record<string, RegExp> = {
   "pipelines.get": /SEARCH pipelines USING INTEGER PRIMARY KEY/,
   "pipelines.list": /SEARCH pipelines USING INDEX pipelines_experiment_idx/,
   "actorTasks.get": /SEARCH actor_tasks USING INTEGER PRIMARY KEY/,
-  "actorTasks.listRunning": /SEARCH actor_tasks USING INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
-  "actorTasks.claimNext": /SEARCH actor_tasks USING (COVERING )?INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
-  "actorTasks.countByStatus": /SEARCH actor_tasks USING COVERING INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
+  "actorTasks.listRunning":
+    /SEARCH actor_tasks USING INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
+  "actorTasks.claimNext":
+    /SEARCH actor_tasks USING (COVERING )?INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
+  "actorTasks.countByStatus":
+    /SEARCH actor_tasks USING COVERING INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
   "icOperations.get": /SEARCH interactive_control USING INTEGER PRIMARY KEY/,
   "icOperations.listPending": /SEARCH interactive_control USING (COVERING )?INDEX interactive_control_status_idx/,
   "icOperations.claimNext": /SEARCH interactive_control USING (COVERING )?INDEX interactive_control_status_idx/,
@@ -154,12 +212,17 @@ async function capture(client: Client, fn: () => Promise<unknown>): Promise<Capt
   const execute = client.execute.bind(client);
   const batch = client.batch.bind(client);
   const norm = (s: InStatement | [string, InArgs?]): Captured =>
-    typeof s === "string" ? { sql: s, args: [] } : Array.isArray(s) ? { sql: s[0], args: (s[1] ?? []) as unknown[] } : { sql: s.sql, args: (s.args ?? []) as unknown[] };
+    typeof s === "string"
+      ? { sql: s, args: [] }
+      : Array.isArray(s)
+        ? { sql: s[0], args: (s[1] ?? []) as unknown[] }
+        : { sql: s.sql, args: (s.args ?? []) as unknown[] };
   let last: InStatement | undefined;
   c.execute = (stmt: InStatement, args?: InArgs) => {
     if (typeof stmt === "string") {
       // the local client re-dispatches a deferred call to itself as execute(sql, args): not a new statement
-      if (!(last && typeof last !== "string" && last.sql === stmt && last.args === args)) out.push({ sql: stmt, args: (args ?? []) as unknown[] });
+      if (!(last && typeof last !== "string" && last.sql === stmt && last.args === args))
+        out.push({ sql: stmt, args: (args ?? []) as unknown[] });
       return execute(stmt, args);
     }
     last = stmt;
@@ -203,20 +266,49 @@ async function seed(db: RFDatabase, skewed: boolean): Promise<Ids> {
   const experimentId = await db.experiments.create({ experimentName: "exp-1", numActors: 4, numShards: 64 });
   await db.experiments.create({ experimentName: "exp-2", numActors: 4, numShards: 64, status: "completed" });
   const contextId = await db.contexts.create({ contextHash: "hash-1", ragConfig: { k: 3 } });
-  const pipelineId = await db.pipelines.create({ experimentId, contextId, pipelineName: "p", pipelineType: "vllm", modelConfig: {}, samplingParams: {} });
+  const pipelineId = await db.pipelines.create({
+    experimentId,
+    contextId,
+    pipelineName: "p",
+    pipelineType: "vllm",
+    modelConfig: {},
+    samplingParams: {},
+  });
   const taskId = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 0 });
-  const runningTaskId = await db.actorTasks.create({ experimentId, pipelineId, actorId: 1, shardId: 1, status: "in_progress", startedAt: new Date() });
+  const runningTaskId = await db.actorTasks.create({
+    experimentId,
+    pipelineId,
+    actorId: 1,
+    shardId: 1,
+    status: "in_progress",
+    startedAt: new Date(),
+  });
   const icId = await db.icOperations.create({ operation: "stop", pipelineId });
   if (skewed) {
     // Mostly finished work, a little running or pending: what a long-lived database looks like.
     await db.transaction(async (tx) => {
       for (let p = 0; p < 20; p++) {
-        const pid = await tx.pipelines.create({ experimentId, pipelineName: `p${p}`, pipelineType: "vllm", modelConfig: {}, samplingParams: {}, status: "completed" });
-        for (let s = 0; s < 100; s++) await tx.actorTasks.create({ experimentId, pipelineId: pid, actorId: s % 4, shardId: s, status: s === 99 && p < 2 ? "in_progress" : "completed" });
+        const pid = await tx.pipelines.create({
+          experimentId,
+          pipelineName: `p${p}`,
+          pipelineType: "vllm",
+          modelConfig: {},
+          samplingParams: {},
+          status: "completed",
+        });
+        for (let s = 0; s < 100; s++)
+          await tx.actorTasks.create({
+            experimentId,
+            pipelineId: pid,
+            actorId: s % 4,
+            shardId: s,
+            status: s === 99 && p < 2 ? "in_progress" : "completed",
+          });
         await tx.icOperations.create({ operation: "resume", pipelineId: pid });
         await tx.contexts.create({ contextHash: `h${p}` });
       }
-      for (let k = 0; k < 50; k++) await tx.experiments.create({ experimentName: `old-${k % 10}`, numActors: 1, status: "completed" });
+      for (let k = 0; k < 50; k++)
+        await tx.experiments.create({ experimentName: `old-${k % 10}`, numActors: 1, status: "completed" });
     });
     await db.client.execute("ANALYZE");
   }
@@ -264,7 +356,10 @@ describe.each([
     const want = EXPECTED[key];
     if (want) {
       const all = explained.flatMap((e) => e.lines);
-      expect(all.some((l) => want.test(l)), `${key}: expected a plan line matching ${want}, got ${all.join(" / ")}`).toBe(true);
+      expect(
+        all.some((l) => want.test(l)),
+        `${key}: expected a plan line matching ${want}, got ${all.join(" / ")}`,
+      ).toBe(true);
     }
   });
 
@@ -282,10 +377,16 @@ describe.each([
     ];
     for (const [repo, cls, privates] of classes) {
       const methods = Object.getOwnPropertyNames(cls.prototype).filter(
-        (n) => n !== "constructor" && !privates.includes(n) && typeof (cls.prototype as Record<string, unknown>)[n] === "function",
+        (n) =>
+          n !== "constructor" &&
+          !privates.includes(n) &&
+          typeof (cls.prototype as Record<string, unknown>)[n] === "function",
       );
       const covered = new Set(CALLS.filter((c) => c.repo === repo).map((c) => c.method.replace(/\(.*\)$/, "")));
-      expect(methods.filter((m) => !covered.has(m)), `${repo}: methods without a query-plan check`).toEqual([]);
+      expect(
+        methods.filter((m) => !covered.has(m)),
+        `${repo}: methods without a query-plan check`,
+      ).toEqual([]);
     }
   });
 });

@@ -145,14 +145,20 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       const rag = { k: 5, retriever: "bm25", weights: [0.5, 0.25], nested: { on: true, none: null } };
       const id = await db.contexts.create({ contextHash: "ctx-a", ragConfig: rag, promptConfig: ["system", 3] });
       const row = await db.contexts.get(id);
-      expect(row).toMatchObject({ contextId: id, contextHash: "ctx-a", ragConfig: rag, promptConfig: ["system", 3], status: "pending" });
+      expect(row).toMatchObject({
+        contextId: id,
+        contextHash: "ctx-a",
+        ragConfig: rag,
+        promptConfig: ["system", 3],
+        status: "pending",
+      });
       expect(await db.contexts.getByHash("ctx-a")).toEqual(row);
       expect(await db.contexts.getByHash("nope")).toBeNull();
       expect(await db.contexts.get(424242)).toBeNull();
     });
 
     it("accepts any JSON value: numbers, strings, arrays, null", async () => {
-      for (const value of [42, "text", [1, [2, [3]]], true, null, 0.125, { "quote'd": "\"x\"" }]) {
+      for (const value of [42, "text", [1, [2, [3]]], true, null, 0.125, { "quote'd": '"x"' }]) {
         const id = await makeContext(db, { ragConfig: value, promptConfig: value });
         const row = await db.contexts.get(id);
         expect(row!.ragConfig).toEqual(value);
@@ -214,7 +220,9 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
       for (const bad of [cyclic, { f: () => 1 }, { n: Number.NaN }, { u: undefined }, new Date(), 10n, new Map()]) {
-        await expect(db.contexts.create({ contextHash: `bad-${Math.random()}`, ragConfig: bad })).rejects.toBeInstanceOf(ValidationError);
+        await expect(
+          db.contexts.create({ contextHash: `bad-${Math.random()}`, ragConfig: bad }),
+        ).rejects.toBeInstanceOf(ValidationError);
       }
     });
   });
@@ -254,7 +262,9 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       await expect(makePipeline(db, { experimentId, contextId: 888_888 })).rejects.toBeInstanceOf(NotFoundError);
       expect(await db.pipelines.list(experimentId)).toEqual([]);
       await expect(makePipeline(db, { experimentId, modelConfig: null })).rejects.toBeInstanceOf(ValidationError);
-      await expect(makePipeline(db, { experimentId, status: "running" as never })).rejects.toBeInstanceOf(ValidationError);
+      await expect(makePipeline(db, { experimentId, status: "running" as never })).rejects.toBeInstanceOf(
+        ValidationError,
+      );
     });
 
     it.each(PIPELINE_STATUSES)("setStatus accepts %s", async (status) => {
@@ -270,7 +280,10 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
         shardsCompleted: 4,
         totalSamplesProcessed: 400,
       });
-      expect(await db.pipelines.advanceProgress(id, { shards: 2 })).toEqual({ shardsCompleted: 6, totalSamplesProcessed: 400 });
+      expect(await db.pipelines.advanceProgress(id, { shards: 2 })).toEqual({
+        shardsCompleted: 6,
+        totalSamplesProcessed: 400,
+      });
       expect(await db.pipelines.advanceProgress(id)).toEqual({ shardsCompleted: 7, totalSamplesProcessed: 400 });
       expect((await db.pipelines.get(id))!.currentShardId).toBe(4);
     });
@@ -294,8 +307,12 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       expect((await db.pipelines.get(id))!.error).toBe("OOM");
       await expect(db.pipelines.setError(123_456, "x")).rejects.toBeInstanceOf(NotFoundError);
       await expect(db.pipelines.advanceProgress(123_456)).rejects.toBeInstanceOf(NotFoundError);
-      await expect(db.pipelines.setProgress(123_456, { currentShardId: 0, shardsCompleted: 0, totalSamplesProcessed: 0 })).rejects.toBeInstanceOf(NotFoundError);
-      await expect(db.pipelines.setProgress(id, { currentShardId: 0, shardsCompleted: -1, totalSamplesProcessed: 0 })).rejects.toBeInstanceOf(ValidationError);
+      await expect(
+        db.pipelines.setProgress(123_456, { currentShardId: 0, shardsCompleted: 0, totalSamplesProcessed: 0 }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      await expect(
+        db.pipelines.setProgress(id, { currentShardId: 0, shardsCompleted: -1, totalSamplesProcessed: 0 }),
+      ).rejects.toBeInstanceOf(ValidationError);
       await expect(db.pipelines.advanceProgress(id, { shards: 0.5 })).rejects.toBeInstanceOf(ValidationError);
       expect((await db.pipelines.get(id))!.shardsCompleted).toBe(0);
     });
@@ -345,11 +362,19 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
     it("fail from scheduled and from in_progress records the error", async () => {
       const a = await makeTask(db);
       await db.actorTasks.fail(a, "never started");
-      expect(await db.actorTasks.get(a)).toMatchObject({ status: "failed", errorMessage: "never started", durationSeconds: null });
+      expect(await db.actorTasks.get(a)).toMatchObject({
+        status: "failed",
+        errorMessage: "never started",
+        durationSeconds: null,
+      });
       const b = await makeTask(db);
       await db.actorTasks.start(b, "2026-03-01T10:00:00Z");
       await db.actorTasks.fail(b, "CUDA OOM", "2026-03-01T10:00:01Z");
-      expect(await db.actorTasks.get(b)).toMatchObject({ status: "failed", errorMessage: "CUDA OOM", durationSeconds: 1 });
+      expect(await db.actorTasks.get(b)).toMatchObject({
+        status: "failed",
+        errorMessage: "CUDA OOM",
+        durationSeconds: 1,
+      });
     });
 
     it("transitions from the wrong state throw InvalidTransitionError and write nothing", async () => {
@@ -380,15 +405,28 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       const experimentId = await makeExperiment(db);
       const pipelineId = await makePipeline(db, { experimentId });
       const ids: number[] = [];
-      for (let shard = 0; shard < 6; shard++) ids.push(await makeTask(db, { experimentId, pipelineId, shardId: shard }));
+      for (let shard = 0; shard < 6; shard++)
+        ids.push(await makeTask(db, { experimentId, pipelineId, shardId: shard }));
       await makeTask(db, {}); // another experiment's task is never claimed here
       const first = await db.actorTasks.claimNext(experimentId, 7, "2026-04-01T00:00:00Z");
-      expect(first).toMatchObject({ taskId: ids[0], actorId: 7, status: "in_progress", startedAt: new Date("2026-04-01T00:00:00Z") });
-      const claims = await Promise.all(Array.from({ length: 8 }, (_, actor) => db.actorTasks.claimNext(experimentId, actor)));
+      expect(first).toMatchObject({
+        taskId: ids[0],
+        actorId: 7,
+        status: "in_progress",
+        startedAt: new Date("2026-04-01T00:00:00Z"),
+      });
+      const claims = await Promise.all(
+        Array.from({ length: 8 }, (_, actor) => db.actorTasks.claimNext(experimentId, actor)),
+      );
       const got = claims.filter((c) => c !== null).map((c) => c!.taskId);
       expect(got.sort((a, b) => a - b)).toEqual(ids.slice(1));
       expect(await db.actorTasks.claimNext(experimentId, 0)).toBeNull();
-      expect(await db.actorTasks.countByStatus(experimentId)).toEqual({ scheduled: 0, in_progress: 6, completed: 0, failed: 0 });
+      expect(await db.actorTasks.countByStatus(experimentId)).toEqual({
+        scheduled: 0,
+        in_progress: 6,
+        completed: 0,
+        failed: 0,
+      });
       await db.actorTasks.complete(ids[0]!);
       expect((await db.actorTasks.countByStatus(experimentId)).completed).toBe(1);
     });
@@ -415,10 +453,18 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
     it("create with a missing pipeline or experiment is NotFoundError; bad ids are ValidationError", async () => {
       const experimentId = await makeExperiment(db);
       const pipelineId = await makePipeline(db, { experimentId });
-      await expect(db.actorTasks.create({ experimentId, pipelineId: 999_999, actorId: 0, shardId: 0 })).rejects.toBeInstanceOf(NotFoundError);
-      await expect(db.actorTasks.create({ experimentId: 999_999, pipelineId, actorId: 0, shardId: 0 })).rejects.toBeInstanceOf(NotFoundError);
-      await expect(db.actorTasks.create({ experimentId, pipelineId, actorId: -1, shardId: 0 })).rejects.toBeInstanceOf(ValidationError);
-      await expect(db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 0, status: "done" as never })).rejects.toBeInstanceOf(ValidationError);
+      await expect(
+        db.actorTasks.create({ experimentId, pipelineId: 999_999, actorId: 0, shardId: 0 }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      await expect(
+        db.actorTasks.create({ experimentId: 999_999, pipelineId, actorId: 0, shardId: 0 }),
+      ).rejects.toBeInstanceOf(NotFoundError);
+      await expect(db.actorTasks.create({ experimentId, pipelineId, actorId: -1, shardId: 0 })).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+      await expect(
+        db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 0, status: "done" as never }),
+      ).rejects.toBeInstanceOf(ValidationError);
     });
   });
 
@@ -427,13 +473,24 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       const pipelineId = await makePipeline(db);
       for (const operation of IC_OPERATIONS) {
         const id = await db.icOperations.create({ operation, pipelineId, requestData: { why: operation } });
-        expect(await db.icOperations.get(id)).toMatchObject({ icId: id, operation, pipelineId, status: "pending", requestData: { why: operation }, processedAt: null });
+        expect(await db.icOperations.get(id)).toMatchObject({
+          icId: id,
+          operation,
+          pipelineId,
+          status: "pending",
+          requestData: { why: operation },
+          processedAt: null,
+        });
       }
       const clone = await db.icOperations.create({ operation: "clone", requestData: { from: pipelineId } });
       expect((await db.icOperations.get(clone))!.pipelineId).toBeNull();
       await expect(db.icOperations.create({ operation: "stop" })).rejects.toBeInstanceOf(ValidationError);
-      await expect(db.icOperations.create({ operation: "pause" as never, pipelineId })).rejects.toBeInstanceOf(ValidationError);
-      await expect(db.icOperations.create({ operation: "stop", pipelineId: 999_999 })).rejects.toBeInstanceOf(NotFoundError);
+      await expect(db.icOperations.create({ operation: "pause" as never, pipelineId })).rejects.toBeInstanceOf(
+        ValidationError,
+      );
+      await expect(db.icOperations.create({ operation: "stop", pipelineId: 999_999 })).rejects.toBeInstanceOf(
+        NotFoundError,
+      );
       expect(await db.icOperations.get(999_999)).toBeNull();
     });
 

@@ -11,7 +11,7 @@ import { existsSync } from "node:fs";
 import { createClient, LibsqlBatchError, LibsqlError, type Client } from "@libsql/client";
 import { afterAll, describe, expect, test } from "vitest";
 import { generateJwtKeyPair, signJwt } from "./support/jwt";
-import { startProxy, type Proxy } from "./support/proxy";
+import { startProxy, type TestProxy } from "./support/proxy";
 import { startSqld, type SqldServer } from "./support/sqld";
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -25,7 +25,7 @@ async function sqld(options?: Parameters<typeof startSqld>[0]): Promise<SqldServ
   return server;
 }
 
-async function proxyTo(target: string, delayMs?: number): Promise<Proxy> {
+async function proxyTo(target: string, delayMs?: number): Promise<TestProxy> {
   const proxy = await startProxy({ target, delayMs });
   cleanups.push(() => proxy.stop());
   return proxy;
@@ -105,9 +105,7 @@ describe.concurrent("sqld harness", () => {
       sqld({ jwtPublicKey: keys.publicKeyBase64Url }),
     ]);
     const token = signJwt(keys.privateKey);
-    expect(token.split(".")[0]).toBe(
-      Buffer.from('{"alg":"EdDSA","typ":"JWT"}').toString("base64url"),
-    );
+    expect(token.split(".")[0]).toBe(Buffer.from('{"alg":"EdDSA","typ":"JWT"}').toString("base64url"));
 
     for (const server of [pemServer, rawServer]) {
       const ok = client({ url: server.url, authToken: token });
@@ -128,9 +126,7 @@ describe.concurrent("sqld harness", () => {
       ["expired token", signJwt(keys.privateKey, { iat: 1_000, exp: 2_000 }), 401, "The JWT has expired"],
     ];
     for (const [, authToken, status, serverText] of cases) {
-      const err = await failure(() =>
-        client({ url: pemServer.url, authToken }).execute("SELECT 1"),
-      );
+      const err = await failure(() => client({ url: pemServer.url, authToken }).execute("SELECT 1"));
       expect(err.code).toBe("SERVER_ERROR");
       expect(err.message).toBe(`SERVER_ERROR: Server returned HTTP status ${status}`);
       expect(err.cause?.constructor.name).toBe("HttpServerError");
@@ -295,73 +291,63 @@ describe.concurrent("sqld harness", () => {
     // the client has closed the stream: commit -> TRANSACTION_CLOSED, rollback is a no-op
     const commitErr = await failure(() => tx.commit());
     expect(commitErr.code).toBe("TRANSACTION_CLOSED");
-    expect(commitErr.message).toBe(
-      "TRANSACTION_CLOSED: Cannot commit the transaction because it is already closed",
-    );
+    expect(commitErr.message).toBe("TRANSACTION_CLOSED: Cannot commit the transaction because it is already closed");
     await tx.rollback();
     expect(tx.closed).toBe(true);
     // the uncommitted insert is gone
     expect((await c.execute("SELECT count(*) AS n FROM r")).rows[0]?.n).toBe(0);
   });
 
-  test(
-    "write lock held > 5 s while another writer waits: holder gets TRANSACTION_TIMEOUT",
-    async () => {
-      const server = await sqld();
-      const c = client({ url: server.url });
-      await c.execute("CREATE TABLE l (x)");
-      const tx = await c.transaction("write");
-      await tx.execute("INSERT INTO l VALUES (1)");
+  test("write lock held > 5 s while another writer waits: holder gets TRANSACTION_TIMEOUT", async () => {
+    const server = await sqld();
+    const c = client({ url: server.url });
+    await c.execute("CREATE TABLE l (x)");
+    const tx = await c.transaction("write");
+    await tx.execute("INSERT INTO l VALUES (1)");
 
-      // The competing write blocks until sqld rolls the idle holder back (~5 s), then succeeds.
-      const started = performance.now();
-      await c.execute("INSERT INTO l VALUES (99)");
-      const waited = performance.now() - started;
-      expect(waited).toBeGreaterThan(4_000);
-      expect(waited).toBeLessThan(8_000);
+    // The competing write blocks until sqld rolls the idle holder back (~5 s), then succeeds.
+    const started = performance.now();
+    await c.execute("INSERT INTO l VALUES (99)");
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThan(4_000);
+    expect(waited).toBeLessThan(8_000);
 
-      const err = await failure(() => tx.execute("INSERT INTO l VALUES (2)"));
-      expect(err).toBeInstanceOf(LibsqlBatchError);
-      expect((err as LibsqlBatchError).statementIndex).toBe(0);
-      expect(err.code).toBe("TRANSACTION_TIMEOUT");
-      expect(err.message).toBe("TRANSACTION_TIMEOUT: TRANSACTION_TIMEOUT: Transaction timed out");
-      expect(err.cause?.constructor.name).toBe("ResponseError");
-      expect((err.cause as { code?: string }).code).toBe("TRANSACTION_TIMEOUT");
-      await tx.rollback().catch(() => undefined);
-      expect((await c.execute("SELECT x FROM l")).rows.map((r) => r.x)).toEqual([99]);
-    },
-    20_000,
-  );
+    const err = await failure(() => tx.execute("INSERT INTO l VALUES (2)"));
+    expect(err).toBeInstanceOf(LibsqlBatchError);
+    expect((err as LibsqlBatchError).statementIndex).toBe(0);
+    expect(err.code).toBe("TRANSACTION_TIMEOUT");
+    expect(err.message).toBe("TRANSACTION_TIMEOUT: TRANSACTION_TIMEOUT: Transaction timed out");
+    expect(err.cause?.constructor.name).toBe("ResponseError");
+    expect((err.cause as { code?: string }).code).toBe("TRANSACTION_TIMEOUT");
+    await tx.rollback().catch(() => undefined);
+    expect((await c.execute("SELECT x FROM l")).rows.map((r) => r.x)).toEqual([99]);
+  }, 20_000);
 
-  test(
-    "interactive transaction idle: fine after 6 s alone, STREAM_EXPIRED after > 10 s",
-    async () => {
-      const server = await sqld();
-      const c = client({ url: server.url });
-      await c.execute("CREATE TABLE e (x)");
+  test("interactive transaction idle: fine after 6 s alone, STREAM_EXPIRED after > 10 s", async () => {
+    const server = await sqld();
+    const c = client({ url: server.url });
+    await c.execute("CREATE TABLE e (x)");
 
-      // no contention: 6 s idle is harmless (sqld only times a transaction out when another
-      // connection wants the write lock)
-      const shortTx = await c.transaction("write");
-      await shortTx.execute("INSERT INTO e VALUES (1)");
-      const longTx = await c.transaction("read");
-      await longTx.execute("SELECT 1");
-      await sleep(6_000);
-      await shortTx.execute("INSERT INTO e VALUES (2)");
-      await shortTx.commit();
-      expect((await c.execute("SELECT count(*) AS n FROM e")).rows[0]?.n).toBe(2);
+    // no contention: 6 s idle is harmless (sqld only times a transaction out when another
+    // connection wants the write lock)
+    const shortTx = await c.transaction("write");
+    await shortTx.execute("INSERT INTO e VALUES (1)");
+    const longTx = await c.transaction("read");
+    await longTx.execute("SELECT 1");
+    await sleep(6_000);
+    await shortTx.execute("INSERT INTO e VALUES (2)");
+    await shortTx.commit();
+    expect((await c.execute("SELECT count(*) AS n FROM e")).rows[0]?.n).toBe(2);
 
-      // longTx has now been idle for 6 s; sqld expires Hrana-over-HTTP streams after 10 s
-      // without a request (rounded up to the next second), i.e. at most 11 s.
-      await sleep(6_000);
-      const err = await failure(() => longTx.execute("SELECT 1"));
-      expect(err).not.toBeInstanceOf(LibsqlBatchError);
-      expect(err.code).toBe("STREAM_EXPIRED");
-      expect(err.message).toBe("STREAM_EXPIRED: The stream has expired due to inactivity");
-      expect(err.cause?.constructor.name).toBe("ResponseError");
-      const commitErr = await failure(() => longTx.commit());
-      expect(commitErr.code).toBe("TRANSACTION_CLOSED");
-    },
-    25_000,
-  );
+    // longTx has now been idle for 6 s; sqld expires Hrana-over-HTTP streams after 10 s
+    // without a request (rounded up to the next second), i.e. at most 11 s.
+    await sleep(6_000);
+    const err = await failure(() => longTx.execute("SELECT 1"));
+    expect(err).not.toBeInstanceOf(LibsqlBatchError);
+    expect(err.code).toBe("STREAM_EXPIRED");
+    expect(err.message).toBe("STREAM_EXPIRED: The stream has expired due to inactivity");
+    expect(err.cause?.constructor.name).toBe("ResponseError");
+    const commitErr = await failure(() => longTx.commit());
+    expect(commitErr.code).toBe("TRANSACTION_CLOSED");
+  }, 25_000);
 });

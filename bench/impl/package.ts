@@ -1,19 +1,28 @@
 /** The package itself: `RFDatabase` repositories, exactly as a user calls them. */
-import { RFDatabase } from "../../src/index";
+import type { RFDatabase } from "../../src/index";
 import type { Target } from "../lib/workload";
 import { MODEL_CONFIG_OBJ, SAMPLING_PARAMS_OBJ } from "./sql";
 
 export function packageTarget(db: RFDatabase, name = "rf-inferno-db"): Target {
   return {
     name,
-    createExperiment: (experimentName, numActors, numShards) => db.experiments.create({ experimentName, numActors, numShards }),
+    createExperiment: (experimentName, numActors, numShards) =>
+      db.experiments.create({ experimentName, numActors, numShards }),
     createPipeline: (experimentId, pipelineName, status) =>
-      db.pipelines.create({ experimentId, pipelineName, pipelineType: "vllm", modelConfig: MODEL_CONFIG_OBJ, samplingParams: SAMPLING_PARAMS_OBJ, status }),
+      db.pipelines.create({
+        experimentId,
+        pipelineName,
+        pipelineType: "vllm",
+        modelConfig: MODEL_CONFIG_OBJ,
+        samplingParams: SAMPLING_PARAMS_OBJ,
+        status,
+      }),
     setPipelineStatus: (pid, s) => db.pipelines.setStatus(pid, s),
     setExperimentStatus: (eid, s) => db.experiments.setStatus(eid, s),
     listPipelines: (eid) => db.pipelines.list(eid),
     getPipeline: (pid) => db.pipelines.get(pid),
-    createTask: (experimentId, pipelineId, actorId, shardId) => db.actorTasks.create({ experimentId, pipelineId, actorId, shardId }),
+    createTask: (experimentId, pipelineId, actorId, shardId) =>
+      db.actorTasks.create({ experimentId, pipelineId, actorId, shardId }),
     setTaskStatus: (id, s) => db.actorTasks.setStatus(id, s),
     setTaskStartTime: (id, t) => db.actorTasks.setStartTime(id, t),
     listRunning: (eid) => db.actorTasks.listRunning(eid),
@@ -23,7 +32,8 @@ export function packageTarget(db: RFDatabase, name = "rf-inferno-db"): Target {
     // Fused: create + start in one INSERT; complete + pipeline progress in one atomic batch.
     createRunningTask: (experimentId, pipelineId, actorId, shardId, startedAt) =>
       db.actorTasks.create({ experimentId, pipelineId, actorId, shardId, status: "in_progress", startedAt }),
-    completeWithProgress: (id, samples, currentShardId, t) => db.actorTasks.completeWithProgress(id, { samples, currentShardId }, t),
+    completeWithProgress: (id, samples, currentShardId, t) =>
+      db.actorTasks.completeWithProgress(id, { samples, currentShardId }, t),
     close: () => db.close(),
   };
 }

@@ -20,11 +20,13 @@ export async function rawClientTarget(url: string, name = "raw @libsql/client"):
     expectOne(rs.rowsAffected, what);
     return rs;
   };
-  const insert = async (sql: string, args: (string | number | null)[]) => Number((await c.execute({ sql, args })).lastInsertRowid);
+  const insert = async (sql: string, args: (string | number | null)[]) =>
+    Number((await c.execute({ sql, args })).lastInsertRowid);
   return {
     name,
     createExperiment: (n, a, s) => insert(SQL.createExperiment, [n, a, s]),
-    createPipeline: (eid, n, status) => insert(SQL.createPipeline, [eid, n, "vllm", MODEL_CONFIG, SAMPLING_PARAMS, status]),
+    createPipeline: (eid, n, status) =>
+      insert(SQL.createPipeline, [eid, n, "vllm", MODEL_CONFIG, SAMPLING_PARAMS, status]),
     setPipelineStatus: async (pid, s) => void (await run(SQL.setPipelineStatus, [s, pid], "pipeline")),
     setExperimentStatus: async (eid, s) => void (await run(SQL.setExperimentStatus, [s, eid], "experiment")),
     listPipelines: async (eid) => (await c.execute({ sql: SQL.listPipelines, args: [eid] })).rows,
@@ -33,7 +35,8 @@ export async function rawClientTarget(url: string, name = "raw @libsql/client"):
     setTaskStatus: async (id, s) => void (await run(SQL.setTaskStatus, [s, id], "task")),
     setTaskStartTime: async (id, t) => void (await run(SQL.setTaskStartTime, [t.getTime(), id], "task")),
     listRunning: async (eid) => (await c.execute({ sql: SQL.listRunning, args: [eid] })).rows,
-    setPipelineProgress: async (pid, cur, done, samples) => void (await run(SQL.setPipelineProgress, [cur, done, samples, pid], "pipeline")),
+    setPipelineProgress: async (pid, cur, done, samples) =>
+      void (await run(SQL.setPipelineProgress, [cur, done, samples, pid], "pipeline")),
     setTaskEndTime: async (id, t, d) => void (await run(SQL.setTaskEndTime, [t.getTime(), d, id], "task")),
     createRunningTask: (eid, pid, a, s, t) => insert(SQL.createRunningTask, [eid, pid, a, s, t.getTime()]),
     completeWithProgress: async (id, samples, shard, t) => {

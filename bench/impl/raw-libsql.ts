@@ -21,7 +21,10 @@ export function rawLibsqlTarget(
   db.exec("PRAGMA busy_timeout = 100");
   for (const s of setup) db.exec(s);
   const prep = <K extends keyof typeof SQL>(k: K) => db.prepare(SQL[k]);
-  const s = Object.fromEntries(Object.keys(SQL).map((k) => [k, prep(k as keyof typeof SQL)])) as Record<keyof typeof SQL, Database.Statement>;
+  const s = Object.fromEntries(Object.keys(SQL).map((k) => [k, prep(k as keyof typeof SQL)])) as Record<
+    keyof typeof SQL,
+    Database.Statement
+  >;
   for (const k of ["listPipelines", "getPipeline", "listRunning", "advanceTaskPipeline"] as const) s[k].raw(true);
   const begin = db.prepare("BEGIN IMMEDIATE");
   const commit = db.prepare("COMMIT");
@@ -31,7 +34,8 @@ export function rawLibsqlTarget(
   return {
     name,
     createExperiment: async (n, a, sh) => insert(s.createExperiment, [n, a, sh]),
-    createPipeline: async (eid, n, status) => insert(s.createPipeline, [eid, n, "vllm", MODEL_CONFIG, SAMPLING_PARAMS, status]),
+    createPipeline: async (eid, n, status) =>
+      insert(s.createPipeline, [eid, n, "vllm", MODEL_CONFIG, SAMPLING_PARAMS, status]),
     setPipelineStatus: async (pid, st) => run(s.setPipelineStatus, [st, pid], "pipeline"),
     setExperimentStatus: async (eid, st) => run(s.setExperimentStatus, [st, eid], "experiment"),
     listPipelines: async (eid) => s.listPipelines.all([eid]),
@@ -40,7 +44,8 @@ export function rawLibsqlTarget(
     setTaskStatus: async (id, st) => run(s.setTaskStatus, [st, id], "task"),
     setTaskStartTime: async (id, t) => run(s.setTaskStartTime, [t.getTime(), id], "task"),
     listRunning: async (eid) => s.listRunning.all([eid]),
-    setPipelineProgress: async (pid, cur, done, samples) => run(s.setPipelineProgress, [cur, done, samples, pid], "pipeline"),
+    setPipelineProgress: async (pid, cur, done, samples) =>
+      run(s.setPipelineProgress, [cur, done, samples, pid], "pipeline"),
     setTaskEndTime: async (id, t, d) => run(s.setTaskEndTime, [t.getTime(), d, id], "task"),
     createRunningTask: async (eid, pid, a, sh, t) => insert(s.createRunningTask, [eid, pid, a, sh, t.getTime()]),
     completeWithProgress: async (id, samples, shard, t) => {

@@ -7,18 +7,21 @@
  * bench/python_ref.py keeps a copy of these strings; keep them in sync.
  */
 export const SQL = {
-  createExperiment: "INSERT INTO experiments (experiment_name, num_actors, num_shards, status) VALUES (?, ?, ?, 'running')",
+  createExperiment:
+    "INSERT INTO experiments (experiment_name, num_actors, num_shards, status) VALUES (?, ?, ?, 'running')",
   createPipeline:
     "INSERT INTO pipelines (experiment_id, pipeline_name, pipeline_type, model_config, sampling_params, status) VALUES (?, ?, ?, ?, ?, ?)",
   setPipelineStatus: "UPDATE pipelines SET status = ? WHERE pipeline_id = ?",
   setExperimentStatus: "UPDATE experiments SET status = ? WHERE experiment_id = ?",
   listPipelines: "SELECT * FROM pipelines WHERE experiment_id = ? ORDER BY pipeline_id",
   getPipeline: "SELECT * FROM pipelines WHERE pipeline_id = ?",
-  createTask: "INSERT INTO actor_tasks (experiment_id, pipeline_id, actor_id, shard_id, status) VALUES (?, ?, ?, ?, 'scheduled')",
+  createTask:
+    "INSERT INTO actor_tasks (experiment_id, pipeline_id, actor_id, shard_id, status) VALUES (?, ?, ?, ?, 'scheduled')",
   setTaskStatus: "UPDATE actor_tasks SET status = ? WHERE task_id = ?",
   setTaskStartTime: "UPDATE actor_tasks SET started_at = ? WHERE task_id = ?",
   listRunning: "SELECT * FROM actor_tasks WHERE experiment_id = ? AND status = 'in_progress' ORDER BY task_id",
-  setPipelineProgress: "UPDATE pipelines SET current_shard_id = ?, shards_completed = ?, total_samples_processed = ? WHERE pipeline_id = ?",
+  setPipelineProgress:
+    "UPDATE pipelines SET current_shard_id = ?, shards_completed = ?, total_samples_processed = ? WHERE pipeline_id = ?",
   setTaskEndTime: "UPDATE actor_tasks SET completed_at = ?, duration_seconds = ? WHERE task_id = ?",
   createRunningTask:
     "INSERT INTO actor_tasks (experiment_id, pipeline_id, actor_id, shard_id, status, started_at) VALUES (?, ?, ?, ?, 'in_progress', ?)",

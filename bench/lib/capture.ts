@@ -15,7 +15,10 @@ function norm(s: InStatement | [string, InArgs?]): { sql: string; args: unknown[
 }
 
 /** Runs `fn` and returns every statement it sent through `client` (execute and batch), in order. */
-export async function captureStatements(client: Client, fn: () => Promise<unknown>): Promise<{ statements: Captured[]; calls: number; error?: unknown }> {
+export async function captureStatements(
+  client: Client,
+  fn: () => Promise<unknown>,
+): Promise<{ statements: Captured[]; calls: number; error?: unknown }> {
   const out: Captured[] = [];
   let calls = 0;
   const c = client as unknown as Record<string, unknown>;
@@ -26,7 +29,8 @@ export async function captureStatements(client: Client, fn: () => Promise<unknow
     if (typeof stmt === "string") {
       // A client may re-dispatch a deferred call to itself as execute(sql, args) (the local
       // client does after yielding to the event loop): the same strings/objects again, not a new call.
-      if (!(last && last.sql === stmt && last.args === args)) out.push({ sql: stmt, args: (args ?? []) as unknown[], call: calls++, batch: false });
+      if (!(last && last.sql === stmt && last.args === args))
+        out.push({ sql: stmt, args: (args ?? []) as unknown[], call: calls++, batch: false });
       return execute(stmt, args);
     }
     last = { sql: stmt.sql, args: stmt.args };

@@ -8,9 +8,16 @@ import { packageTarget } from "../impl/package";
 import { rawClientTarget } from "../impl/raw-client";
 import { rawLibsqlTarget } from "../impl/raw-libsql";
 import { Samples } from "./stats";
-import { runWorkload, type Form, type RunResult, type Shape } from "./workload";
+import { runWorkload, type Form, type RunResult, type Shape, type Target } from "./workload";
 
-export type Kind = "package" | "package-cold" | "raw-client" | "raw-libsql" | "python" | "package+ckpt" | "raw-libsql+ckpt";
+export type Kind =
+  | "package"
+  | "package-cold"
+  | "raw-client"
+  | "raw-libsql"
+  | "python"
+  | "package+ckpt"
+  | "raw-libsql+ckpt";
 
 export const KIND_LABEL: Record<Kind, string> = {
   package: "rf-inferno-db (this package)",
@@ -56,9 +63,21 @@ const execFileP = promisify(execFile);
 const PYTHON_SCRIPT = fileURLToPath(new URL("../python_ref.py", import.meta.url));
 
 async function runPython(path: string, form: Form, shape: Shape, warm: boolean): Promise<RunResult> {
-  const { stdout } = await execFileP("python3", [PYTHON_SCRIPT, path, form, String(shape.pipelines), String(shape.shards), String(shape.actors), warm ? "warm" : "cold"], {
-    maxBuffer: 64 * 2 ** 20,
-  });
+  const { stdout } = await execFileP(
+    "python3",
+    [
+      PYTHON_SCRIPT,
+      path,
+      form,
+      String(shape.pipelines),
+      String(shape.shards),
+      String(shape.actors),
+      warm ? "warm" : "cold",
+    ],
+    {
+      maxBuffer: 64 * 2 ** 20,
+    },
+  );
   const out = JSON.parse(stdout) as { ms: number; calls: number; tasks: number; latency: Record<string, number[]> };
   const latency = new Map<string, Samples>();
   for (const [k, v] of Object.entries(out.latency)) {
@@ -74,7 +93,7 @@ export function contender(kind: Kind, form: Form, remote = false): Contender {
   const run = async (url: string, shape: Shape, afterWarmup?: () => void): Promise<RunResult> => {
     if (kind === "python") return runPython(url, form, shape, true);
     let checkpoint: (() => Promise<unknown>) | undefined;
-    let target;
+    let target: Target;
     if (kind === "package" || kind === "package-cold" || kind === "package+ckpt") {
       const db = await RFDatabase.open({ url: remote ? url : `file:${url}`, migrate: remote ? false : "auto" });
       if (kind === "package+ckpt") {

@@ -16,7 +16,11 @@ export interface Machine {
 
 function pkgVersion(name: string): string {
   try {
-    return (JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), "utf8")) as { version: string }).version;
+    return (
+      JSON.parse(readFileSync(new URL(`../../node_modules/${name}/package.json`, import.meta.url), "utf8")) as {
+        version: string;
+      }
+    ).version;
   } catch {
     return "?";
   }
@@ -31,13 +35,17 @@ export function machine(): Machine {
   }
   let python: string | null = null;
   try {
-    python = execFileSync("python3", ["-c", "import sys, sqlite3; print(sys.version.split()[0], 'sqlite', sqlite3.sqlite_version)"], { encoding: "utf8" }).trim();
+    python = execFileSync(
+      "python3",
+      ["-c", "import sys, sqlite3; print(sys.version.split()[0], 'sqlite', sqlite3.sqlite_version)"],
+      { encoding: "utf8" },
+    ).trim();
   } catch {
     python = null;
   }
   let os = `${process.platform} ${process.arch}`;
   try {
-    os = execFileSync("uname", ["-sr"], { encoding: "utf8" }).trim() + ` ${process.arch}`;
+    os = `${execFileSync("uname", ["-sr"], { encoding: "utf8" }).trim()} ${process.arch}`;
   } catch {
     /* keep */
   }

@@ -17,7 +17,12 @@ export interface Results {
   loadavg: { start: number[]; end: number[] };
   options: Record<string, unknown>;
   /** The Python module's numbers as measured by the issue (not re-measured here). */
-  pythonModule: { callsPerSec: [number, number]; tasksPerSec: [number, number]; calls: number; listRunningFullScanMs: number };
+  pythonModule: {
+    callsPerSec: [number, number];
+    tasksPerSec: [number, number];
+    calls: number;
+    listRunningFullScanMs: number;
+  };
   local: ContenderResult[];
   remote: ContenderResult[];
   requests: RequestCount[];
@@ -40,17 +45,43 @@ export function evaluateTargets(r: Omit<Results, "targets">): Target[] {
   const t: Target[] = [];
   const pf = find(r.local, "package", "fused");
   const pa = find(r.local, "package", "api");
-  if (pf) t.push({ name: "tasks/s, local file, fused form", goal: "≥ 8,000 (Python module: 6,200–7,950)", measured: fmtInt(pf.tasksPerSec), met: pf.tasksPerSec >= 8000 });
-  if (pa) t.push({ name: "tasks/s, local file, API-for-API form", goal: "(≥ 8,000 asked of the lifecycle; reported)", measured: fmtInt(pa.tasksPerSec), met: pa.tasksPerSec >= 8000 });
+  if (pf)
+    t.push({
+      name: "tasks/s, local file, fused form",
+      goal: "≥ 8,000 (Python module: 6,200–7,950)",
+      measured: fmtInt(pf.tasksPerSec),
+      met: pf.tasksPerSec >= 8000,
+    });
+  if (pa)
+    t.push({
+      name: "tasks/s, local file, API-for-API form",
+      goal: "(≥ 8,000 asked of the lifecycle; reported)",
+      measured: fmtInt(pa.tasksPerSec),
+      met: pa.tasksPerSec >= 8000,
+    });
   const pc = find(r.local, "package-cold", "fused");
-  if (pc) t.push({ name: "tasks/s, local file, fused form, brand-new connection (no warm-up)", goal: "(reported)", measured: fmtInt(pc.tasksPerSec), met: null });
-  for (const [where, rs] of [["local file", r.local], ["sqld", r.remote]] as const) {
+  if (pc)
+    t.push({
+      name: "tasks/s, local file, fused form, brand-new connection (no warm-up)",
+      goal: "(reported)",
+      measured: fmtInt(pc.tasksPerSec),
+      met: null,
+    });
+  for (const [where, rs] of [
+    ["local file", r.local],
+    ["sqld", r.remote],
+  ] as const) {
     for (const form of ["api", "fused"]) {
       const p = find(rs, "package", form);
       const c = find(rs, "raw-client", form);
       if (p && c && c.callsPerSec > 0) {
         const ratio = p.msPerCall / c.msPerCall;
-        t.push({ name: `cost per call ÷ raw @libsql/client, ${where}, ${form}`, goal: "≤ 1.30×", measured: fmtRatio(ratio), met: ratio <= 1.3 });
+        t.push({
+          name: `cost per call ÷ raw @libsql/client, ${where}, ${form}`,
+          goal: "≤ 1.30×",
+          measured: fmtRatio(ratio),
+          met: ratio <= 1.3,
+        });
       }
     }
   }
@@ -61,7 +92,13 @@ export function evaluateTargets(r: Omit<Results, "targets">): Target[] {
     }
   }
   const ref = r.requests.filter((q) => q.id.startsWith("package/"));
-  for (const q of ref) t.push({ name: `sqld requests per call, ${q.form}`, goal: "1", measured: q.requestsPerCall.toFixed(3), met: Math.abs(q.requestsPerCall - 1) < 1e-9 });
+  for (const q of ref)
+    t.push({
+      name: `sqld requests per call, ${q.form}`,
+      goal: "1",
+      measured: q.requestsPerCall.toFixed(3),
+      met: Math.abs(q.requestsPerCall - 1) < 1e-9,
+    });
   return t;
 }
 
@@ -90,7 +127,17 @@ function workloadTable(rs: ContenderResult[], where: "local" | "sqld"): string {
     ]);
   }
   return table(
-    ["implementation — form", "tasks/s (median)", "calls/s", "calls/task", "µs/call", "÷ raw client (same form)", "÷ raw libsql", "best round", "tasks/s per round"],
+    [
+      "implementation — form",
+      "tasks/s (median)",
+      "calls/s",
+      "calls/task",
+      "µs/call",
+      "÷ raw client (same form)",
+      "÷ raw libsql",
+      "best round",
+      "tasks/s per round",
+    ],
     rows,
   );
 }
@@ -118,10 +165,18 @@ export function renderMarkdown(r: Results): string {
   out.push("");
   out.push("### Targets");
   out.push("");
-  out.push(table(["target", "goal", "measured", "met"], r.targets.map((t) => [t.name, t.goal, t.measured, t.met === null ? "-" : t.met ? "✅" : "❌"]), ["l", "l", "r", "l"]));
+  out.push(
+    table(
+      ["target", "goal", "measured", "met"],
+      r.targets.map((t) => [t.name, t.goal, t.measured, t.met === null ? "-" : t.met ? "✅" : "❌"]),
+      ["l", "l", "r", "l"],
+    ),
+  );
   out.push("");
   if (r.local.length) {
-    out.push(`### Reference workload, local WAL file (8 pipelines × 64 shards, 4 actors; median of ${r.local[0]!.rounds} rounds)`);
+    out.push(
+      `### Reference workload, local WAL file (8 pipelines × 64 shards, 4 actors; median of ${r.local[0]!.rounds} rounds)`,
+    );
     out.push("");
     out.push(workloadTable(r.local, "local"));
     out.push("");
@@ -142,7 +197,9 @@ export function renderMarkdown(r: Results): string {
   }
   if (r.remote.length) {
     const sh = r.options.remoteShape as { pipelines: number; shards: number } | undefined;
-    out.push(`### Workload on sqld over loopback HTTP (${sh ? `${sh.pipelines} pipelines × ${sh.shards} shards, ` : ""}fresh sqld per run; median of ${r.remote[0]!.rounds} rounds)`);
+    out.push(
+      `### Workload on sqld over loopback HTTP (${sh ? `${sh.pipelines} pipelines × ${sh.shards} shards, ` : ""}fresh sqld per run; median of ${r.remote[0]!.rounds} rounds)`,
+    );
     out.push("");
     out.push(workloadTable(r.remote, "sqld"));
     out.push("");
@@ -170,20 +227,45 @@ export function renderMarkdown(r: Results): string {
       fmtInt(q.tasksPerSec),
       fmtInt(q.boundTasksPerSec),
     ]);
-    out.push(table(["implementation/form", "shape", "added delay", "calls", "HTTP requests", "requests/call", "requests/task", "RTT ms (median)", "tasks/s", "round-trip bound tasks/s = 1000 / (req/task × RTT)"], rows));
+    out.push(
+      table(
+        [
+          "implementation/form",
+          "shape",
+          "added delay",
+          "calls",
+          "HTTP requests",
+          "requests/call",
+          "requests/task",
+          "RTT ms (median)",
+          "tasks/s",
+          "round-trip bound tasks/s = 1000 / (req/task × RTT)",
+        ],
+        rows,
+      ),
+    );
     out.push("");
   }
   if (r.scale) {
     const s = r.scale;
     out.push(
       `### Dashboard reads at scale (${fmtInt(s.counts.actorTasks)} actor tasks, ${fmtInt(s.counts.pipelines)} pipelines, ${s.counts.experiments} experiments; ${s.sizeMiB.toFixed(0)} MiB file${
-        s.generatedNow ? `, generated in ${((s.generateMs ?? 0) / 1000).toFixed(1)} s this run` : ", cached from an earlier run"
+        s.generatedNow
+          ? `, generated in ${((s.generateMs ?? 0) / 1000).toFixed(1)} s this run`
+          : ", cached from an earlier run"
       })`,
     );
     out.push("");
-    out.push(table(["query (through the package unless noted)", "rows", "p50 µs", "p99 µs", "calls"], s.queries.map((q) => [q.name, q.rows, fmtUs(q.p50), fmtUs(q.p99), q.n])));
+    out.push(
+      table(
+        ["query (through the package unless noted)", "rows", "p50 µs", "p99 µs", "calls"],
+        s.queries.map((q) => [q.name, q.rows, fmtUs(q.p50), fmtUs(q.p99), q.n]),
+      ),
+    );
     out.push("");
-    out.push("Query plans (EXPLAIN QUERY PLAN of the package's own SQL; every repository query is checked in tests/query-plans.test.ts):");
+    out.push(
+      "Query plans (EXPLAIN QUERY PLAN of the package's own SQL; every repository query is checked in tests/query-plans.test.ts):",
+    );
     out.push("");
     out.push("```");
     for (const [k, v] of Object.entries(s.plans)) out.push(`${k}: ${v.join(" / ")}`);
@@ -195,13 +277,25 @@ export function renderMarkdown(r: Results): string {
     out.push("");
     out.push(
       `Layers by subtraction, median µs per call of interleaved batches, each layer on its own copy of one seeded WAL file${
-        r.profile.tmpfs ? " on tmpfs (so another tenant's disk latency does not drown CPU differences; \"engine on disk\" is the same statement on the disk file)" : ""
+        r.profile.tmpfs
+          ? ' on tmpfs (so another tenant\'s disk latency does not drown CPU differences; "engine on disk" is the same statement on the disk file)'
+          : ""
       }:`,
     );
     out.push("");
     out.push(
       table(
-        ["call", "engine on disk µs", "engine: raw libsql, same SQL µs", "driver: + LocalClient µs", "package: + repository µs", "driver share µs", "package share µs", "@libsql/client µs (prepares per call)", "Drizzle query built per call µs"],
+        [
+          "call",
+          "engine on disk µs",
+          "engine: raw libsql, same SQL µs",
+          "driver: + LocalClient µs",
+          "package: + repository µs",
+          "driver share µs",
+          "package share µs",
+          "@libsql/client µs (prepares per call)",
+          "Drizzle query built per call µs",
+        ],
         r.profile.layers.map((l) => [
           l.call,
           l.engineDisk.toFixed(1),
@@ -216,9 +310,20 @@ export function renderMarkdown(r: Results): string {
       ),
     );
     out.push("");
-    out.push("CPU profile of the repository call in a loop (V8 sampling profiler, self time by module; native frames count for their JS caller):");
+    out.push(
+      "CPU profile of the repository call in a loop (V8 sampling profiler, self time by module; native frames count for their JS caller):",
+    );
     out.push("");
-    out.push(table(["call", "µs/call under the profiler", ...r.profile.buckets], r.profile.profile.map((p) => [p.call, p.totalUs.toFixed(1), ...r.profile!.buckets.map((b) => `${((p.shares[b] ?? 0) * 100).toFixed(0)} %`)])));
+    out.push(
+      table(
+        ["call", "µs/call under the profiler", ...r.profile.buckets],
+        r.profile.profile.map((p) => [
+          p.call,
+          p.totalUs.toFixed(1),
+          ...r.profile!.buckets.map((b) => `${((p.shares[b] ?? 0) * 100).toFixed(0)} %`),
+        ]),
+      ),
+    );
     out.push("");
     out.push("SQL of the profiled calls:");
     out.push("");
@@ -245,7 +350,9 @@ export function renderChart(r: Results): string {
   const bars = (rs: ContenderResult[]) =>
     (["api", "fused"] as const).map((form) => ({
       label: form === "api" ? "API-for-API (7 calls/task)" : "fused (~3 calls/task)",
-      bars: rs.filter((c) => c.form === form && c.rounds > 0).map((c) => ({ label: KIND_LABEL[c.kind], value: c.tasksPerSec, color: COLORS[c.kind] })),
+      bars: rs
+        .filter((c) => c.form === form && c.rounds > 0)
+        .map((c) => ({ label: KIND_LABEL[c.kind], value: c.tasksPerSec, color: COLORS[c.kind] })),
     }));
   if (r.local.length) {
     panels.push({
@@ -258,7 +365,12 @@ export function renderChart(r: Results): string {
       ],
     });
   }
-  if (r.remote.length) panels.push({ title: "Reference workload on sqld over loopback — tasks/s", unit: "tasks/s", groups: bars(r.remote) });
+  if (r.remote.length)
+    panels.push({
+      title: "Reference workload on sqld over loopback — tasks/s",
+      unit: "tasks/s",
+      groups: bars(r.remote),
+    });
   const api = r.local.filter((c) => c.form === "api" && c.rounds > 0 && !c.kind.includes("+"));
   if (api.length) {
     const types = [...new Set(api.flatMap((c) => Object.keys(c.latency)))];
@@ -267,10 +379,21 @@ export function renderChart(r: Results): string {
       unit: "µs",
       groups: types.map((t) => ({
         label: t,
-        bars: api.filter((c) => c.latency[t]).map((c) => ({ label: KIND_LABEL[c.kind], value: c.latency[t]!.p50 * 1000, color: COLORS[c.kind], text: c.latency[t]!.p50 * 1000 < 100 ? (c.latency[t]!.p50 * 1000).toFixed(1) : undefined })),
+        bars: api
+          .filter((c) => c.latency[t])
+          .map((c) => ({
+            label: KIND_LABEL[c.kind],
+            value: c.latency[t]!.p50 * 1000,
+            color: COLORS[c.kind],
+            text: c.latency[t]!.p50 * 1000 < 100 ? (c.latency[t]!.p50 * 1000).toFixed(1) : undefined,
+          })),
       })),
     });
   }
   const kinds = [...new Set(r.local.map((c) => c.kind))];
-  return renderSvg(`rf-inferno-db benchmark — ${r.startedAt.slice(0, 10)}, ${r.machine.nproc} × ${r.machine.cpu}, Node ${r.machine.node}`, panels, kinds.map((k) => ({ label: KIND_LABEL[k], color: COLORS[k] })));
+  return renderSvg(
+    `rf-inferno-db benchmark — ${r.startedAt.slice(0, 10)}, ${r.machine.nproc} × ${r.machine.cpu}, Node ${r.machine.node}`,
+    panels,
+    kinds.map((k) => ({ label: KIND_LABEL[k], color: COLORS[k] })),
+  );
 }

@@ -59,5 +59,5 @@ export function fmtMs(ms: number | undefined | null, digits = 3): string {
 
 export function fmtRatio(v: number | undefined | null): string {
   if (v === undefined || v === null || !Number.isFinite(v)) return "-";
-  return v.toFixed(2) + "×";
+  return `${v.toFixed(2)}×`;
 }

@@ -47,10 +47,21 @@ export interface Target {
   setTaskStatus(taskId: number, status: "in_progress" | "completed"): Promise<void>;
   setTaskStartTime(taskId: number, t: Date): Promise<void>;
   listRunning(experimentId: number): Promise<unknown[]>;
-  setPipelineProgress(pipelineId: number, currentShardId: number, shardsCompleted: number, totalSamples: number): Promise<void>;
+  setPipelineProgress(
+    pipelineId: number,
+    currentShardId: number,
+    shardsCompleted: number,
+    totalSamples: number,
+  ): Promise<void>;
   setTaskEndTime(taskId: number, t: Date, durationSeconds: number): Promise<void>;
   // fused form
-  createRunningTask(experimentId: number, pipelineId: number, actorId: number, shardId: number, t: Date): Promise<number>;
+  createRunningTask(
+    experimentId: number,
+    pipelineId: number,
+    actorId: number,
+    shardId: number,
+    t: Date,
+  ): Promise<number>;
   completeWithProgress(taskId: number, samples: number, currentShardId: number, t: Date): Promise<unknown>;
   close(): Promise<void>;
 }
@@ -64,7 +75,12 @@ export interface RunResult {
 }
 
 /** Runs the workload once on `target` and returns its timings. */
-export async function runWorkload(target: Target, form: Form, shape: Shape = REFERENCE_SHAPE, yieldMs = YIELD_MS): Promise<RunResult> {
+export async function runWorkload(
+  target: Target,
+  form: Form,
+  shape: Shape = REFERENCE_SHAPE,
+  yieldMs = YIELD_MS,
+): Promise<RunResult> {
   const latency = new Map<string, Samples>();
   let calls = 0;
   const timed = async <T>(type: string, fn: () => Promise<T>): Promise<T> => {
@@ -89,13 +105,20 @@ export async function runWorkload(target: Target, form: Form, shape: Shape = REF
       lastYield = performance.now();
     }
   };
-  const eid = await timed("experiments.create", () => target.createExperiment(`bench-${form}`, shape.actors, shape.shards));
+  const eid = await timed("experiments.create", () =>
+    target.createExperiment(`bench-${form}`, shape.actors, shape.shards),
+  );
   const pids: number[] = [];
   for (let p = 0; p < shape.pipelines; p++) {
     // api: created "new" then set "ongoing" (two calls, as the Python module does); fused: created "ongoing".
-    pids.push(await timed("pipelines.create", () => target.createPipeline(eid, `pipeline-${p}`, form === "api" ? "new" : "ongoing")));
+    pids.push(
+      await timed("pipelines.create", () =>
+        target.createPipeline(eid, `pipeline-${p}`, form === "api" ? "new" : "ongoing"),
+      ),
+    );
   }
-  if (form === "api") for (const pid of pids) await timed("pipelines.setStatus", () => target.setPipelineStatus(pid, "ongoing"));
+  if (form === "api")
+    for (const pid of pids) await timed("pipelines.setStatus", () => target.setPipelineStatus(pid, "ongoing"));
 
   for (let s = 0; s < shape.shards; s++) {
     for (let p = 0; p < shape.pipelines; p++) {
@@ -107,14 +130,22 @@ export async function runWorkload(target: Target, form: Form, shape: Shape = REF
         await timed("actorTasks.setStatus", () => target.setTaskStatus(id, "in_progress"));
         await timed("actorTasks.setStartTime", () => target.setTaskStartTime(id, start));
         await timed("actorTasks.listRunning", () => target.listRunning(eid));
-        await timed("pipelines.setProgress", () => target.setPipelineProgress(pid, s, s + 1, (s + 1) * SAMPLES_PER_SHARD));
+        await timed("pipelines.setProgress", () =>
+          target.setPipelineProgress(pid, s, s + 1, (s + 1) * SAMPLES_PER_SHARD),
+        );
         const end = new Date();
-        await timed("actorTasks.setEndTime", () => target.setTaskEndTime(id, end, (end.getTime() - start.getTime()) / 1000));
+        await timed("actorTasks.setEndTime", () =>
+          target.setTaskEndTime(id, end, (end.getTime() - start.getTime()) / 1000),
+        );
         await timed("actorTasks.setStatus", () => target.setTaskStatus(id, "completed"));
       } else {
-        const id = await timed("actorTasks.create(in_progress)", () => target.createRunningTask(eid, pid, actor, s, new Date()));
+        const id = await timed("actorTasks.create(in_progress)", () =>
+          target.createRunningTask(eid, pid, actor, s, new Date()),
+        );
         await timed("actorTasks.listRunning", () => target.listRunning(eid));
-        await timed("actorTasks.completeWithProgress", () => target.completeWithProgress(id, SAMPLES_PER_SHARD, s, new Date()));
+        await timed("actorTasks.completeWithProgress", () =>
+          target.completeWithProgress(id, SAMPLES_PER_SHARD, s, new Date()),
+        );
       }
     }
     await timed("pipelines.list", () => target.listPipelines(eid));

@@ -31,7 +31,10 @@ export interface ContenderResult {
   latency: Record<string, CallStats>;
 }
 
-export function summarize(c: Contender, runs: { ms: number; calls: number; tasks: number; latency: Map<string, Samples> }[]): ContenderResult {
+export function summarize(
+  c: Contender,
+  runs: { ms: number; calls: number; tasks: number; latency: Map<string, Samples> }[],
+): ContenderResult {
   const tps = runs.map((r) => r.tasks / (r.ms / 1000));
   const cps = runs.map((r) => r.calls / (r.ms / 1000));
   const pooled = new Map<string, Samples>();
@@ -87,7 +90,8 @@ export async function benchLocal(opts: {
         const path = await files.make();
         try {
           const r = await c.run(path, shape);
-          if (r.calls !== expectedCalls(c.form, shape)) throw new Error(`${c.id}: ${r.calls} calls, expected ${expectedCalls(c.form, shape)}`);
+          if (r.calls !== expectedCalls(c.form, shape))
+            throw new Error(`${c.id}: ${r.calls} calls, expected ${expectedCalls(c.form, shape)}`);
           if (round > 0) {
             if (!runs.has(c.id)) runs.set(c.id, []);
             runs.get(c.id)!.push(r);

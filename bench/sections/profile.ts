@@ -57,7 +57,12 @@ const SPECS: CallSpec[] = [
     name: "actorTasks.get(id)",
     call: (db, i) => db.actorTasks.get(taskId(i)),
     args: (i, a) => [taskId(i), ...a.slice(1)], // (id, LIMIT 1)
-    built: (db, i) => db.drizzle.select().from(actorTasks).where(eq(actorTasks.taskId, taskId(i))).get(),
+    built: (db, i) =>
+      db.drizzle
+        .select()
+        .from(actorTasks)
+        .where(eq(actorTasks.taskId, taskId(i)))
+        .get(),
   },
   { name: "actorTasks.listRunning(eid) (4 rows)", call: (db) => db.actorTasks.listRunning(1), args: (_i, a) => a },
   { name: "pipelines.list(eid) (8 rows)", call: (db) => db.pipelines.list(1), args: (_i, a) => a },
@@ -73,12 +78,21 @@ const SPECS: CallSpec[] = [
   },
   {
     name: "actorTasks.create(in_progress, startedAt)",
-    call: (db, i) => db.actorTasks.create({ experimentId: 1, pipelineId: 1 + (i % 8), actorId: i % 4, shardId: i, status: "in_progress", startedAt: new Date(at(i)) }),
+    call: (db, i) =>
+      db.actorTasks.create({
+        experimentId: 1,
+        pipelineId: 1 + (i % 8),
+        actorId: i % 4,
+        shardId: i,
+        status: "in_progress",
+        startedAt: new Date(at(i)),
+      }),
     args: (i, a) => a.map((v, k) => (k === 1 ? 1 + (i % 8) : k === 2 ? i % 4 : k === 3 ? i : k === 5 ? at(i) : v)),
   },
   {
     name: "actorTasks.completeWithProgress (batch of 2)",
-    call: (db, i) => db.actorTasks.completeWithProgress(runningId(i), { samples: 128, currentShardId: 3 }, new Date(at(i))),
+    call: (db, i) =>
+      db.actorTasks.completeWithProgress(runningId(i), { samples: 128, currentShardId: 3 }, new Date(at(i))),
     // the task id and the completion time are the only arguments that change
     args: (i, a) => swap(swap(a, RUNNING_FROM, runningId(i)), at(0), at(i)),
   },
@@ -91,21 +105,46 @@ async function seed(files: FreshFiles): Promise<string> {
   const pids: number[] = [];
   for (let p = 0; p < 8; p++) {
     pids.push(
-      await db.pipelines.create({ experimentId: eid, pipelineName: `p${p}`, pipelineType: "vllm", modelConfig: { model: "m", dtype: "bf16" }, samplingParams: { temperature: 0.7 } }),
+      await db.pipelines.create({
+        experimentId: eid,
+        pipelineName: `p${p}`,
+        pipelineType: "vllm",
+        modelConfig: { model: "m", dtype: "bf16" },
+        samplingParams: { temperature: 0.7 },
+      }),
     );
   }
   await db.transaction(async (tx) => {
     for (let i = 0; i < TASKS; i++) {
-      await tx.actorTasks.create({ experimentId: eid, pipelineId: pids[i % 8]!, actorId: i % 4, shardId: i >> 3, status: i < 4 ? "in_progress" : "completed" });
+      await tx.actorTasks.create({
+        experimentId: eid,
+        pipelineId: pids[i % 8]!,
+        actorId: i % 4,
+        shardId: i >> 3,
+        status: i < 4 ? "in_progress" : "completed",
+      });
     }
   });
   // Tasks for completeWithProgress, one per call: in progress, in a second experiment (so that
   // listRunning of the first one still returns its 4 rows).
   const e2 = await db.experiments.create({ experimentName: "profile-running", numActors: 4 });
-  const p2 = await db.pipelines.create({ experimentId: e2, pipelineName: "p", pipelineType: "vllm", modelConfig: {}, samplingParams: {} });
+  const p2 = await db.pipelines.create({
+    experimentId: e2,
+    pipelineName: "p",
+    pipelineType: "vllm",
+    modelConfig: {},
+    samplingParams: {},
+  });
   await db.transaction(async (tx) => {
     for (let i = 0; i < RUNNING; i++) {
-      await tx.actorTasks.create({ experimentId: e2, pipelineId: p2, actorId: 0, shardId: i, status: "in_progress", startedAt: new Date(at(0)) });
+      await tx.actorTasks.create({
+        experimentId: e2,
+        pipelineId: p2,
+        actorId: 0,
+        shardId: i,
+        status: "in_progress",
+        startedAt: new Date(at(0)),
+      });
     }
   });
   await db.close();
@@ -147,11 +186,16 @@ function bucketOf(url: string): (typeof BUCKETS)[number] {
   if (url.includes("node_modules/libsql/")) return "engine: native libsql + binding";
   if (url.includes("/src/driver/")) return "driver: src/driver";
   if (url.includes("node_modules/drizzle-orm/")) return "drizzle-orm";
-  if (url.includes("/src/repositories/") || url.includes("/src/validate") || url.includes("/src/errors")) return "package: repositories + validation";
+  if (url.includes("/src/repositories/") || url.includes("/src/validate") || url.includes("/src/errors"))
+    return "package: repositories + validation";
   return "other (async/microtask machinery, loop)";
 }
 
-async function cpuProfile(fn: (i: number) => Promise<unknown>, from: number, iterations: number): Promise<{ shares: Record<string, number>; totalUs: number }> {
+async function cpuProfile(
+  fn: (i: number) => Promise<unknown>,
+  from: number,
+  iterations: number,
+): Promise<{ shares: Record<string, number>; totalUs: number }> {
   const session = new Session();
   session.connect();
   await session.post("Profiler.enable");
@@ -224,7 +268,12 @@ function rawRunner(path: string, statements: Captured[]) {
   };
 }
 
-export async function benchProfile(opts: { batches: number; perBatch: number; workDir?: string; log: (s: string) => void }): Promise<{
+export async function benchProfile(opts: {
+  batches: number;
+  perBatch: number;
+  workDir?: string;
+  log: (s: string) => void;
+}): Promise<{
   layers: LayerRow[];
   profile: ProfileRow[];
   buckets: readonly string[];
@@ -243,7 +292,8 @@ export async function benchProfile(opts: { batches: number; perBatch: number; wo
     const layers: LayerRow[] = [];
     const profile: ProfileRow[] = [];
     const calls = opts.batches * opts.perBatch;
-    if ((opts.batches + 2) * opts.perBatch + calls + 1 > RUNNING) throw new Error("profile: not enough seeded in-progress tasks for this many calls");
+    if ((opts.batches + 2) * opts.perBatch + calls + 1 > RUNNING)
+      throw new Error("profile: not enough seeded in-progress tasks for this many calls");
     for (const spec of SPECS) {
       const pkg = await RFDatabase.open({ url: `file:${copy(tmpfs)}` });
       const drv = await RFDatabase.open({ url: `file:${copy(tmpfs)}` });

@@ -24,10 +24,16 @@ async function freshServer(): Promise<SqldServer> {
   return server;
 }
 
-export async function benchRemoteTiming(opts: { rounds: number; kinds: Kind[]; shape?: Shape; log: (s: string) => void }): Promise<ContenderResult[]> {
+export async function benchRemoteTiming(opts: {
+  rounds: number;
+  kinds: Kind[];
+  shape?: Shape;
+  log: (s: string) => void;
+}): Promise<ContenderResult[]> {
   const shape = opts.shape ?? REFERENCE_SHAPE;
   const contenders: Contender[] = [];
-  for (const kind of opts.kinds) for (const form of ["api", "fused"] as Form[]) contenders.push(contender(kind, form, true));
+  for (const kind of opts.kinds)
+    for (const form of ["api", "fused"] as Form[]) contenders.push(contender(kind, form, true));
   const runs = new Map<string, Awaited<ReturnType<Contender["run"]>>[]>();
   for (let round = 0; round <= opts.rounds; round++) {
     const order = contenders.map((_, i) => contenders[(i + round) % contenders.length]!);
@@ -38,7 +44,8 @@ export async function benchRemoteTiming(opts: { rounds: number; kinds: Kind[]; s
         // The warm-up round runs a smaller shape: it only has to warm the JIT and the HTTP agent.
         const s = round === 0 ? { ...shape, shards: Math.max(1, shape.shards >> 3) } : shape;
         const r = await c.run(server.url, s);
-        if (r.calls !== expectedCalls(c.form, s)) throw new Error(`${c.id}: ${r.calls} calls, expected ${expectedCalls(c.form, s)}`);
+        if (r.calls !== expectedCalls(c.form, s))
+          throw new Error(`${c.id}: ${r.calls} calls, expected ${expectedCalls(c.form, s)}`);
         if (round > 0) {
           if (!runs.has(c.id)) runs.set(c.id, []);
           runs.get(c.id)!.push(r);
@@ -71,7 +78,12 @@ export interface RequestCount {
 }
 
 /** Runs each form of `kinds` once through a counting (and optionally delaying) proxy. */
-export async function benchRequests(opts: { delayMs: number; shape: Shape; kinds: Kind[]; log: (s: string) => void }): Promise<RequestCount[]> {
+export async function benchRequests(opts: {
+  delayMs: number;
+  shape: Shape;
+  kinds: Kind[];
+  log: (s: string) => void;
+}): Promise<RequestCount[]> {
   const out: RequestCount[] = [];
   for (const kind of opts.kinds) {
     for (const form of ["api", "fused"] as Form[]) {

@@ -21,7 +21,13 @@ import { MIGRATIONS, RFDatabase } from "../../src/index";
 import { captureStatements } from "../lib/capture";
 import { quantile } from "../lib/stats";
 
-export const SCALE = { experiments: 100, pipelinesPerExperiment: 100, shardsPerPipeline: 100, runningFrom: 91, inProgressPerExperiment: 8 };
+export const SCALE = {
+  experiments: 100,
+  pipelinesPerExperiment: 100,
+  shardsPerPipeline: 100,
+  runningFrom: 91,
+  inProgressPerExperiment: 8,
+};
 const GENERATOR_VERSION = 1;
 
 const GENERATE = (s: typeof SCALE) => {
@@ -90,11 +96,14 @@ function cacheKey(): string {
 }
 
 /** The cached 1M-task file, generated if missing. */
-export async function scaleFile(workDir: string, log: (s: string) => void): Promise<{ path: string; generatedNow: boolean; generateMs: number | null }> {
+export async function scaleFile(
+  workDir: string,
+  log: (s: string) => void,
+): Promise<{ path: string; generatedNow: boolean; generateMs: number | null }> {
   mkdirSync(workDir, { recursive: true });
   const path = join(workDir, `scale-${cacheKey()}.db`);
   if (existsSync(path)) return { path, generatedNow: false, generateMs: null };
-  const tmp = path + ".tmp";
+  const tmp = `${path}.tmp`;
   for (const sfx of ["", "-wal", "-shm"]) rmSync(tmp + sfx, { force: true });
   log(`  generating ${SCALE.experiments * SCALE.pipelinesPerExperiment * SCALE.shardsPerPipeline} tasks into ${tmp} …`);
   // Schema through the package's own migrations.
@@ -136,36 +145,58 @@ export async function benchScale(opts: { workDir: string; n: number; log: (s: st
   const raw = new Database(path, { readonly: true });
   try {
     const count = (t: string) => (raw.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n;
-    const counts = { experiments: count("experiments"), pipelines: count("pipelines"), actorTasks: count("actor_tasks") };
+    const counts = {
+      experiments: count("experiments"),
+      pipelines: count("pipelines"),
+      actorTasks: count("actor_tasks"),
+    };
     const running = (i: number) => SCALE.runningFrom + (i % (SCALE.experiments - SCALE.runningFrom + 1));
     const any = (i: number) => 1 + ((i * 37) % SCALE.experiments);
     const rnd = (i: number, max: number) => 1 + ((i * 2654435761) % max);
     const n = opts.n;
     const queries: ScaleQuery[] = [];
-    queries.push(await timeCalls("actorTasks.listRunning(running experiment)", n, (i) => db.actorTasks.listRunning(running(i))));
+    queries.push(
+      await timeCalls("actorTasks.listRunning(running experiment)", n, (i) => db.actorTasks.listRunning(running(i))),
+    );
     queries.push(await timeCalls("pipelines.list(experiment)", n, (i) => db.pipelines.list(any(i))));
     queries.push(await timeCalls("actorTasks.get(id)", n, (i) => db.actorTasks.get(rnd(i, counts.actorTasks))));
     queries.push(await timeCalls("pipelines.get(id)", n, (i) => db.pipelines.get(rnd(i, counts.pipelines))));
     queries.push(await timeCalls("experiments.get(id)", n, (i) => db.experiments.get(any(i))));
-    queries.push(await timeCalls("actorTasks.countByStatus(experiment)", n, (i) => db.actorTasks.countByStatus(any(i))));
+    queries.push(
+      await timeCalls("actorTasks.countByStatus(experiment)", n, (i) => db.actorTasks.countByStatus(any(i))),
+    );
     queries.push(
       await timeCalls("status summary (countByStatus + pipelines.list + listRunning)", n, async (i) => {
         const e = running(i);
-        const [counts, pls, run] = [await db.actorTasks.countByStatus(e), await db.pipelines.list(e), await db.actorTasks.listRunning(e)];
+        const [counts, pls, run] = [
+          await db.actorTasks.countByStatus(e),
+          await db.pipelines.list(e),
+          await db.actorTasks.listRunning(e),
+        ];
         return [counts, ...pls, ...run];
       }),
     );
     queries.push(await timeCalls("experiments.getCurrent()", n, () => db.experiments.getCurrent()));
     // The Python module's running-task query: a full scan of the table.
-    const scan = raw.prepare("SELECT * FROM actor_tasks NOT INDEXED WHERE experiment_id = ? AND status = 'in_progress' ORDER BY task_id");
-    queries.push(await timeCalls("full-scan equivalent of listRunning (NOT INDEXED)", Math.max(5, Math.floor(n / 50)), async (i) => scan.all([running(i)])));
+    const scan = raw.prepare(
+      "SELECT * FROM actor_tasks NOT INDEXED WHERE experiment_id = ? AND status = 'in_progress' ORDER BY task_id",
+    );
+    queries.push(
+      await timeCalls("full-scan equivalent of listRunning (NOT INDEXED)", Math.max(5, Math.floor(n / 50)), async (i) =>
+        scan.all([running(i)]),
+      ),
+    );
 
     // The package's own SQL for each dashboard call, explained on the plain connection.
     const plans: Record<string, string[]> = {};
     const explain = async (name: string, fn: () => Promise<unknown>) => {
       const cap = await captureStatements(db.client, fn);
       plans[name] = cap.statements.flatMap((st) =>
-        (raw.prepare(`EXPLAIN QUERY PLAN ${st.sql}`).all(st.args.map((a) => (a instanceof Date ? a.getTime() : a))) as { detail: string }[]).map((r) => r.detail),
+        (
+          raw
+            .prepare(`EXPLAIN QUERY PLAN ${st.sql}`)
+            .all(st.args.map((a) => (a instanceof Date ? a.getTime() : a))) as { detail: string }[]
+        ).map((r) => r.detail),
       );
     };
     await explain("actorTasks.listRunning", () => db.actorTasks.listRunning(100));
@@ -173,7 +204,11 @@ export async function benchScale(opts: { workDir: string; n: number; log: (s: st
     await explain("actorTasks.countByStatus", () => db.actorTasks.countByStatus(100));
     await explain("actorTasks.get", () => db.actorTasks.get(1));
     plans["full scan (Python module's query, NOT INDEXED)"] = (
-      raw.prepare("EXPLAIN QUERY PLAN SELECT * FROM actor_tasks NOT INDEXED WHERE experiment_id = ? AND status = 'in_progress' ORDER BY task_id").all([100]) as { detail: string }[]
+      raw
+        .prepare(
+          "EXPLAIN QUERY PLAN SELECT * FROM actor_tasks NOT INDEXED WHERE experiment_id = ? AND status = 'in_progress' ORDER BY task_id",
+        )
+        .all([100]) as { detail: string }[]
     ).map((r) => r.detail);
     let sizeMiB = 0;
     try {

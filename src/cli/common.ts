@@ -43,8 +43,14 @@ export interface ConnectionOptions {
  */
 export function addConnectionOptions(cmd: Command): Command {
   return cmd
-    .option("--url <url>", "database URL: file:<path>, :memory:, libsql://, http(s)://, ws(s):// (default: $RF_DB_URL, else file:<$RF_DB_PATH or ~/db>/rapidfire.db)")
-    .option("--auth-token <token>", "auth token for a remote URL (default: $RF_DB_AUTH_TOKEN, which is preferable: arguments show up in `ps`)");
+    .option(
+      "--url <url>",
+      "database URL: file:<path>, :memory:, libsql://, http(s)://, ws(s):// (default: $RF_DB_URL, else file:<$RF_DB_PATH or ~/db>/rapidfire.db)",
+    )
+    .option(
+      "--auth-token <token>",
+      "auth token for a remote URL (default: $RF_DB_AUTH_TOKEN, which is preferable: arguments show up in `ps`)",
+    );
 }
 
 /**
@@ -140,7 +146,7 @@ export function formatDuration(ms: number): string {
 /** Cuts `text` to `width` characters, marking the cut with `…`. */
 export function truncate(text: string, width: number): string {
   if (width <= 0) return "";
-  return text.length <= width ? text : text.slice(0, Math.max(0, width - 1)) + "…";
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
 }
 
 /** Resolves after `ms`; with a signal, early (without rejecting) when it aborts. */

@@ -67,8 +67,19 @@ export function demoPipelines(n: number): DemoPipelineSpec[] {
     const temperature = TEMPERATURES[i % TEMPERATURES.length]!;
     return {
       pipelineName: `p${i + 1}-${m.short}-t${temperature.toFixed(1)}`,
-      modelConfig: { model: m.model, dtype: "bfloat16", tensor_parallel_size: 1, max_model_len: m.max_model_len, gpu_memory_utilization: 0.9 },
-      samplingParams: { temperature, top_p: TOP_P[i % TOP_P.length]!, max_tokens: MAX_TOKENS[i % MAX_TOKENS.length]!, seed: 1000 + i },
+      modelConfig: {
+        model: m.model,
+        dtype: "bfloat16",
+        tensor_parallel_size: 1,
+        max_model_len: m.max_model_len,
+        gpu_memory_utilization: 0.9,
+      },
+      samplingParams: {
+        temperature,
+        top_p: TOP_P[i % TOP_P.length]!,
+        max_tokens: MAX_TOKENS[i % MAX_TOKENS.length]!,
+        seed: 1000 + i,
+      },
     };
   });
 }
@@ -185,7 +196,7 @@ class ActorPool {
               pid: child.pid,
               code,
               signal,
-              message: spawnError?.message ?? (lines.find((l) => !/^\s+at /.test(l)) ?? lines.at(-1) ?? ""),
+              message: spawnError?.message ?? lines.find((l) => !/^\s+at /.test(l)) ?? lines.at(-1) ?? "",
             };
             onExit(exit);
             return exit;
@@ -198,7 +209,8 @@ class ActorPool {
   /** Lets every (ready) worker start claiming tasks. */
   start(): void {
     for (const child of this.children.values()) {
-      if (child.connected) child.send({ type: "start" }, (err) => void err /* it exited meanwhile: its exit reports it */);
+      if (child.connected)
+        child.send({ type: "start" }, (err) => void err /* it exited meanwhile: its exit reports it */);
     }
   }
 
@@ -224,7 +236,11 @@ class ActorPool {
 }
 
 function describeExit(e: WorkerExit): string {
-  const how = e.signal ? `was killed by ${e.signal}` : e.code === null ? "could not be started" : `exited with code ${e.code}`;
+  const how = e.signal
+    ? `was killed by ${e.signal}`
+    : e.code === null
+      ? "could not be started"
+      : `exited with code ${e.code}`;
   return `actor ${e.actorId}${e.pid ? ` (pid ${e.pid})` : ""} ${how}${e.message ? `: ${e.message}` : ""}`;
 }
 
@@ -259,7 +275,8 @@ class ProgressDisplay {
       barIncompleteChar: "░",
       format: "  {name} {bar} {value}/{total} shards  {samples} samples",
     });
-    for (const p of pipelines) this.#bars.set(p.pipelineId, this.#multibar.create(shards, 0, { name: label(p.pipelineName), samples: 0 }));
+    for (const p of pipelines)
+      this.#bars.set(p.pipelineId, this.#multibar.create(shards, 0, { name: label(p.pipelineName), samples: 0 }));
     this.#total = this.#multibar.create(
       totalTasks,
       0,
@@ -271,7 +288,8 @@ class ProgressDisplay {
   update(pipelines: Pipeline[], completed: number, running: number, elapsedMs: number, final = false): void {
     const rate = elapsedMs > 0 ? ((completed * 1000) / elapsedMs).toFixed(1) : "0.0";
     if (this.#multibar) {
-      for (const p of pipelines) this.#bars.get(p.pipelineId)?.update(p.shardsCompleted, { samples: p.totalSamplesProcessed });
+      for (const p of pipelines)
+        this.#bars.get(p.pipelineId)?.update(p.shardsCompleted, { samples: p.totalSamplesProcessed });
       this.#total?.update(completed, { running: `${running} running`, rate, elapsed: formatDuration(elapsedMs) });
       return;
     }
@@ -290,7 +308,7 @@ class ProgressDisplay {
 
   /** A line for the log; on a terminal the bars say it (the total bar shows "starting actors"). */
   note(text: string): void {
-    if (!this.#multibar) this.write(text + "\n");
+    if (!this.#multibar) this.write(`${text}\n`);
   }
 
   stop(): void {
@@ -350,13 +368,19 @@ async function tasksPerActor(db: RFDatabase, experimentId: number): Promise<{ ac
 }
 
 /** After a crash or Ctrl-C: leave no task looking alive, so `status` and recovery tell the truth. */
-async function abandon(db: RFDatabase, experimentId: number, outcome: "failed" | "cancelled", reason: string): Promise<void> {
+async function abandon(
+  db: RFDatabase,
+  experimentId: number,
+  outcome: "failed" | "cancelled",
+  reason: string,
+): Promise<void> {
   await db.drizzle
     .update(actorTasks)
     .set({ status: "failed", errorMessage: reason, completedAt: new Date() })
     .where(and(eq(actorTasks.experimentId, experimentId), inArray(actorTasks.status, ["scheduled", "in_progress"])));
   for (const p of await db.pipelines.list(experimentId)) {
-    if (p.status === "new" || p.status === "ongoing") await db.pipelines.setStatus(p.pipelineId, outcome === "failed" ? "failed" : "stopped");
+    if (p.status === "new" || p.status === "ongoing")
+      await db.pipelines.setStatus(p.pipelineId, outcome === "failed" ? "failed" : "stopped");
   }
   await db.experiments.setError(experimentId, reason);
   await db.experiments.setStatus(experimentId, outcome);
@@ -367,15 +391,24 @@ async function abandon(db: RFDatabase, experimentId: number, outcome: "failed" |
  * when a worker fails (exit 1) or on Ctrl-C/SIGTERM (exit 130), after
  * stopping every worker and recording the outcome in the database.
  */
-export async function runDemo(opts: DemoOptions, write: (text: string) => void = (t) => void process.stdout.write(t)): Promise<void> {
+export async function runDemo(
+  opts: DemoOptions,
+  write: (text: string) => void = (t) => void process.stdout.write(t),
+): Promise<void> {
   const tasksTotal = opts.pipelines * opts.shards;
   if (tasksTotal > DEMO_LIMITS.tasks) {
-    throw new CliError(`--pipelines × --shards is ${tasksTotal} tasks; the demo allows at most ${DEMO_LIMITS.tasks}`, EXIT.USAGE);
+    throw new CliError(
+      `--pipelines × --shards is ${tasksTotal} tasks; the demo allows at most ${DEMO_LIMITS.tasks}`,
+      EXIT.USAGE,
+    );
   }
   // The same resolution RFDatabase.open does, so the workers get the exact URL (not a redacted one).
   const config = resolveConfig({ url: opts.url, authToken: opts.authToken }, defaultDatabaseUrl);
   if (config.kind === "memory") {
-    throw new CliError("the demo's actor processes need a database they can share; an in-memory one lives in a single process (use a file: or remote URL)", EXIT.USAGE);
+    throw new CliError(
+      "the demo's actor processes need a database they can share; an in-memory one lives in a single process (use a file: or remote URL)",
+      EXIT.USAGE,
+    );
   }
   const tty = Boolean(process.stdout.isTTY);
   const started = Date.now();
@@ -402,7 +435,11 @@ export async function runDemo(opts: DemoOptions, write: (text: string) => void =
     }
 
     const name = experimentName();
-    experimentId = await db.experiments.create({ experimentName: name, numActors: opts.actors, numShards: opts.shards });
+    experimentId = await db.experiments.create({
+      experimentName: name,
+      numActors: opts.actors,
+      numShards: opts.shards,
+    });
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
     const eid = experimentId;
@@ -414,11 +451,13 @@ export async function runDemo(opts: DemoOptions, write: (text: string) => void =
     // Shard-major order: claimNext takes the oldest task, so all pipelines advance side by side.
     // actorId 0 = "not claimed yet"; workers are actors 1..N and claimNext stamps theirs.
     const plan: { pipelineId: number; shardId: number }[] = [];
-    for (let shardId = 0; shardId < opts.shards; shardId++) for (const pipelineId of pipelineIds) plan.push({ pipelineId, shardId });
+    for (let shardId = 0; shardId < opts.shards; shardId++)
+      for (const pipelineId of pipelineIds) plan.push({ pipelineId, shardId });
     for (let i = 0; i < plan.length; i += CREATE_CHUNK) {
       if (interrupted) break;
       await db.transaction(async (tx) => {
-        for (const t of plan.slice(i, i + CREATE_CHUNK)) await tx.actorTasks.create({ experimentId: eid, actorId: 0, ...t });
+        for (const t of plan.slice(i, i + CREATE_CHUNK))
+          await tx.actorTasks.create({ experimentId: eid, actorId: 0, ...t });
       });
     }
     for (const id of pipelineIds) await db.pipelines.setStatus(id, "ongoing");
@@ -481,18 +520,25 @@ export async function runDemo(opts: DemoOptions, write: (text: string) => void =
     }
     display.stop();
 
-    if (interrupted) throw new CliError(`interrupted (${interrupted}); experiment ${eid} marked cancelled`, EXIT.INTERRUPTED);
+    if (interrupted)
+      throw new CliError(`interrupted (${interrupted}); experiment ${eid} marked cancelled`, EXIT.INTERRUPTED);
     if (crash) throw new CliError(`demo failed: ${describeExit(crash)}`);
     if (lastError) throw lastError;
 
     const counts = await db.actorTasks.countByStatus(eid);
     if (counts.completed !== tasksTotal) {
-      throw new CliError(`demo failed: all actors exited but only ${counts.completed} of ${tasksTotal} tasks completed`);
+      throw new CliError(
+        `demo failed: all actors exited but only ${counts.completed} of ${tasksTotal} tasks completed`,
+      );
     }
     for (const id of pipelineIds) await db.pipelines.setStatus(id, "completed");
     await db.experiments.setStatus(eid, "completed");
 
-    const [pls, perActor, experiment] = await Promise.all([db.pipelines.list(eid), tasksPerActor(db, eid), db.experiments.get(eid)]);
+    const [pls, perActor, experiment] = await Promise.all([
+      db.pipelines.list(eid),
+      tasksPerActor(db, eid),
+      db.experiments.get(eid),
+    ]);
     const summary = renderDemoSummary({
       experimentId: eid,
       experimentName: name,
@@ -503,16 +549,24 @@ export async function runDemo(opts: DemoOptions, write: (text: string) => void =
       startupMs,
       tasksCompleted: counts.completed,
       tasksTotal,
-      samples: pls.map((p) => ({ pipelineId: p.pipelineId, pipelineName: p.pipelineName, samples: p.totalSamplesProcessed })),
+      samples: pls.map((p) => ({
+        pipelineId: p.pipelineId,
+        pipelineName: p.pipelineName,
+        samples: p.totalSamplesProcessed,
+      })),
       perActor,
     });
-    write("\n" + summary.join("\n") + "\n");
+    write(`\n${summary.join("\n")}\n`);
   } catch (err) {
     display?.stop(); // restores the cursor before the error line
     pool?.killAll("SIGKILL");
     if (experimentId !== undefined) {
       const cancelled = err instanceof CliError && err.exitCode === EXIT.INTERRUPTED;
-      const reason = cancelled ? `interrupted (${interrupted ?? "signal"})` : err instanceof Error ? err.message : String(err);
+      const reason = cancelled
+        ? `interrupted (${interrupted ?? "signal"})`
+        : err instanceof Error
+          ? err.message
+          : String(err);
       try {
         await abandon(db, experimentId, cancelled ? "cancelled" : "failed", reason);
       } catch {

@@ -89,7 +89,7 @@ run().then(
     const message = err instanceof RFDatabaseError || err instanceof Error ? err.message : String(err);
     process.stderr.write(`${message.replace(/\s*\n\s*/g, " ")}\n`);
     if (process.env.RF_DB_DEBUG === "1" && err instanceof Error && err.stack) {
-      process.stderr.write(err.stack + "\n");
+      process.stderr.write(`${err.stack}\n`);
     }
     process.exit(1);
   },

@@ -19,7 +19,16 @@ import { realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
-import { addConnectionOptions, DEMO_LIMITS, EXIT, errorLine, exitCodeOf, integerOption, knownSecrets, scrubSecrets } from "./common";
+import {
+  addConnectionOptions,
+  DEMO_LIMITS,
+  EXIT,
+  errorLine,
+  exitCodeOf,
+  integerOption,
+  knownSecrets,
+  scrubSecrets,
+} from "./common";
 import type { DemoOptions } from "./demo-command";
 import type { MigrateCommandOptions } from "./migrate-command";
 import type { StatusCommandOptions } from "./status-command";
@@ -47,7 +56,13 @@ export function buildProgram(secrets: readonly string[] = []): Command {
     .configureOutput({
       writeOut: (s) => void process.stdout.write(scrubSecrets(s, secrets)),
       writeErr: (s) => void process.stderr.write(scrubSecrets(s, secrets)),
-      outputError: (s, write) => write(`rf-db: ${s.replace(/^error: /, "").replace(/\s*\n\s*/g, " ").trim()}\n`),
+      outputError: (s, write) =>
+        write(
+          `rf-db: ${s
+            .replace(/^error: /, "")
+            .replace(/\s*\n\s*/g, " ")
+            .trim()}\n`,
+        ),
     })
     .showSuggestionAfterError(true)
     .addHelpText(
@@ -74,7 +89,11 @@ export function buildProgram(secrets: readonly string[] = []): Command {
   const status = program
     .command("status")
     .description("show an experiment: pipelines with progress bars, task counts by status, running tasks")
-    .option("-e, --experiment <id>", "experiment id (default: the running one, else the most recent)", integerOption(0, Number.MAX_SAFE_INTEGER))
+    .option(
+      "-e, --experiment <id>",
+      "experiment id (default: the running one, else the most recent)",
+      integerOption(0, Number.MAX_SAFE_INTEGER),
+    )
     .option("-w, --watch", "refresh until the experiment is no longer running, then print the final view")
     .option("--interval <ms>", "refresh interval for --watch, in ms", integerOption(50, 60_000), 500)
     .addHelpText(
@@ -91,11 +110,18 @@ export function buildProgram(secrets: readonly string[] = []): Command {
   const L = DEMO_LIMITS;
   const demo = program
     .command("demo")
-    .description("run a simulated multi-pipeline experiment with actor worker processes writing the database concurrently; live progress, then a summary")
+    .description(
+      "run a simulated multi-pipeline experiment with actor worker processes writing the database concurrently; live progress, then a summary",
+    )
     .option("--pipelines <n>", `pipelines (1-${L.pipelines})`, integerOption(1, L.pipelines), 4)
     .option("--shards <n>", `shards per pipeline (1-${L.shards})`, integerOption(1, L.shards), 16)
     .option("--actors <n>", `actor worker processes (1-${L.actors})`, integerOption(1, L.actors), 4)
-    .option("--work-ms <ms>", `simulated work per task in ms, each task taking 0.5-1.5x this (0-${L.workMs})`, integerOption(0, L.workMs), 200)
+    .option(
+      "--work-ms <ms>",
+      `simulated work per task in ms, each task taking 0.5-1.5x this (0-${L.workMs})`,
+      integerOption(0, L.workMs),
+      200,
+    )
     .addHelpText(
       "after",
       `\nAt most ${L.tasks} tasks (pipelines × shards). The database is the embedded default\n` +
@@ -134,7 +160,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
     }
     process.stderr.write(`rf-db: ${errorLine(err, secrets)}\n`);
     if (process.env.RF_DB_DEBUG === "1" && err instanceof Error && err.stack) {
-      process.stderr.write(scrubSecrets(err.stack, secrets) + "\n");
+      process.stderr.write(`${scrubSecrets(err.stack, secrets)}\n`);
     }
     return exitCodeOf(err);
   }

@@ -11,7 +11,10 @@ export interface MigrateCommandOptions extends ConnectionOptions {}
  * Applies pending migrations and says what it did, one line per migration.
  * `print` is injectable so the text can be checked without a child process.
  */
-export async function runMigrate(opts: MigrateCommandOptions, print: (line: string) => void = console.log): Promise<void> {
+export async function runMigrate(
+  opts: MigrateCommandOptions,
+  print: (line: string) => void = console.log,
+): Promise<void> {
   // migrate: false — open must not apply (or refuse over) the schema itself;
   // this command does it explicitly so it can report each step.
   const db = await openDatabase(opts, false);

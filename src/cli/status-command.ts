@@ -12,16 +12,15 @@ import { existsSync } from "node:fs";
 import { desc } from "drizzle-orm";
 import { resolveConfig } from "../config";
 import { defaultDatabaseUrl, type RFDatabase } from "../index";
-import { ACTOR_TASK_STATUSES, experiments, type ActorTask, type ActorTaskStatus, type Experiment, type Pipeline } from "../schema";
 import {
-  CliError,
-  EXIT,
-  formatDuration,
-  openDatabase,
-  sleep,
-  truncate,
-  type ConnectionOptions,
-} from "./common";
+  ACTOR_TASK_STATUSES,
+  experiments,
+  type ActorTask,
+  type ActorTaskStatus,
+  type Experiment,
+  type Pipeline,
+} from "../schema";
+import { CliError, EXIT, formatDuration, openDatabase, sleep, truncate, type ConnectionOptions } from "./common";
 
 /** A line of the "recent experiments" list. */
 export interface ExperimentSummary {
@@ -74,18 +73,32 @@ function percent(done: number, total: number): string {
 /** Left-aligned columns, two spaces apart; the last column is not padded. */
 function table(rows: string[][], indent = "  "): string[] {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
-  return rows.map((row) => indent + row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join("  ").trimEnd());
+  for (const row of rows) {
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, cell.length);
+    });
+  }
+  return rows.map(
+    (row) =>
+      indent +
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!)))
+        .join("  ")
+        .trimEnd(),
+  );
 }
 
 function utc(d: Date): string {
-  return d.toISOString().replace("T", " ").slice(0, 19) + "Z";
+  return `${d.toISOString().replace("T", " ").slice(0, 19)}Z`;
 }
 
 /** Shards done over all pipelines, each capped at the experiment's shard count. */
 function shardTotals(view: StatusView): { done: number; total: number } {
   const per = view.experiment.numShards;
-  const done = view.pipelines.reduce((sum, p) => sum + (per > 0 ? Math.min(p.shardsCompleted, per) : p.shardsCompleted), 0);
+  const done = view.pipelines.reduce(
+    (sum, p) => sum + (per > 0 ? Math.min(p.shardsCompleted, per) : p.shardsCompleted),
+    0,
+  );
   return { done, total: per * view.pipelines.length };
 }
 
@@ -161,7 +174,9 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
   if (others.length > 0) {
     lines.push("");
     lines.push("Other recent experiments");
-    lines.push(...table(others.map((r) => [String(r.experimentId), truncate(r.experimentName, 40), r.status, utc(r.createdAt)])));
+    lines.push(
+      ...table(others.map((r) => [String(r.experimentId), truncate(r.experimentName, 40), r.status, utc(r.createdAt)])),
+    );
   }
   return lines;
 }
@@ -246,7 +261,8 @@ export async function runStatus(opts: StatusCommandOptions, term: Terminal = std
   // Resolve the URL as open() would, to look before creating a missing file.
   const config = resolveConfig({ url: opts.url, authToken: opts.authToken, migrate: false }, defaultDatabaseUrl);
   if (config.kind === "file" && config.path && !existsSync(config.path)) {
-    if (opts.experiment !== undefined) throw new CliError(`experiment ${opts.experiment} not found: ${config.path} does not exist`);
+    if (opts.experiment !== undefined)
+      throw new CliError(`experiment ${opts.experiment} not found: ${config.path} does not exist`);
     term.write(`No experiments: ${config.path} does not exist yet (\`rf-db demo\` creates a sample one).\n`);
     return;
   }
@@ -260,7 +276,7 @@ export async function runStatus(opts: StatusCommandOptions, term: Terminal = std
     }
     if (!opts.watch) {
       const view = await loadStatus(db, id);
-      term.write(renderStatus(view, { ascii: !term.isTTY }).join("\n") + "\n");
+      term.write(`${renderStatus(view, { ascii: !term.isTTY }).join("\n")}\n`);
       return;
     }
     await watch(db, id, opts.interval ?? 500, term);
@@ -290,14 +306,14 @@ async function watch(db: RFDatabase, id: number, intervalMs: number, term: Termi
         const maxRunning = Math.max(3, term.rows - 16 - view.pipelines.length);
         let lines = renderStatus(view, { maxRunning }).map((l) => truncate(l, term.columns - 1));
         if (lines.length > term.rows - 1) lines = [...lines.slice(0, term.rows - 2), "…"];
-        term.write((drawn > 0 ? `\x1b[${drawn}F\x1b[J` : "") + lines.join("\n") + "\n");
+        term.write(`${(drawn > 0 ? `\x1b[${drawn}F\x1b[J` : "") + lines.join("\n")}\n`);
         drawn = lines.length;
       } else if (finished) {
-        term.write(renderStatus(view, { ascii: true }).join("\n") + "\n");
+        term.write(`${renderStatus(view, { ascii: true }).join("\n")}\n`);
       } else {
         const line = renderProgressLine(view);
         const withoutClock = line.slice(9);
-        if (withoutClock !== lastLine) term.write(line + "\n");
+        if (withoutClock !== lastLine) term.write(`${line}\n`);
         lastLine = withoutClock;
       }
       if (finished) return;

@@ -20,7 +20,10 @@ export interface BusyRetryBudget {
 /** True for SQLITE_BUSY*, SQLITE_LOCKED* or sqld's "database is locked", anywhere in the cause chain. */
 export function isLockedError(err: unknown): boolean {
   const { codes, text } = gather(err);
-  return codes.some((c) => c.startsWith("SQLITE_BUSY") || c.startsWith("SQLITE_LOCKED")) || /database (table )?is locked|SQLITE_BUSY/.test(text);
+  return (
+    codes.some((c) => c.startsWith("SQLITE_BUSY") || c.startsWith("SQLITE_LOCKED")) ||
+    /database (table )?is locked|SQLITE_BUSY/.test(text)
+  );
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -108,7 +108,8 @@ function resolveOptions(o: LocalClientOptions): ResolvedOptions {
   if (!o || typeof o.path !== "string") throw new TypeError("openLocalClient: `path` must be a string");
   const nonNeg = (v: number | undefined, name: string, dflt: number): number => {
     if (v === undefined) return dflt;
-    if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v)) throw new RangeError(`openLocalClient: ${name} must be a finite number >= 0`);
+    if (typeof v !== "number" || !(v >= 0) || !Number.isFinite(v))
+      throw new RangeError(`openLocalClient: ${name} must be a finite number >= 0`);
     return v;
   };
   const r = o.busyRetry;
@@ -121,7 +122,8 @@ function resolveOptions(o: LocalClientOptions): ResolvedOptions {
           maxDelayMs: nonNeg(r?.maxDelayMs, "busyRetry.maxDelayMs", 100),
         };
   const intMode = o.intMode ?? "number";
-  if (intMode !== "number" && intMode !== "bigint" && intMode !== "string") throw new RangeError(`openLocalClient: invalid intMode ${String(intMode)}`);
+  if (intMode !== "number" && intMode !== "bigint" && intMode !== "string")
+    throw new RangeError(`openLocalClient: invalid intMode ${String(intMode)}`);
   return {
     path: o.path,
     memory: o.path === ":memory:" || o.path === "",
@@ -138,12 +140,34 @@ function resolveOptions(o: LocalClientOptions): ResolvedOptions {
 // ---------------------------------------------------------------------------
 
 const BASE_CODES: Record<number, string> = {
-  1: "SQLITE_ERROR", 2: "SQLITE_INTERNAL", 3: "SQLITE_PERM", 4: "SQLITE_ABORT", 5: "SQLITE_BUSY", 6: "SQLITE_LOCKED",
-  7: "SQLITE_NOMEM", 8: "SQLITE_READONLY", 9: "SQLITE_INTERRUPT", 10: "SQLITE_IOERR", 11: "SQLITE_CORRUPT",
-  12: "SQLITE_NOTFOUND", 13: "SQLITE_FULL", 14: "SQLITE_CANTOPEN", 15: "SQLITE_PROTOCOL", 16: "SQLITE_EMPTY",
-  17: "SQLITE_SCHEMA", 18: "SQLITE_TOOBIG", 19: "SQLITE_CONSTRAINT", 20: "SQLITE_MISMATCH", 21: "SQLITE_MISUSE",
-  22: "SQLITE_NOLFS", 23: "SQLITE_AUTH", 24: "SQLITE_FORMAT", 25: "SQLITE_RANGE", 26: "SQLITE_NOTADB",
-  27: "SQLITE_NOTICE", 28: "SQLITE_WARNING",
+  1: "SQLITE_ERROR",
+  2: "SQLITE_INTERNAL",
+  3: "SQLITE_PERM",
+  4: "SQLITE_ABORT",
+  5: "SQLITE_BUSY",
+  6: "SQLITE_LOCKED",
+  7: "SQLITE_NOMEM",
+  8: "SQLITE_READONLY",
+  9: "SQLITE_INTERRUPT",
+  10: "SQLITE_IOERR",
+  11: "SQLITE_CORRUPT",
+  12: "SQLITE_NOTFOUND",
+  13: "SQLITE_FULL",
+  14: "SQLITE_CANTOPEN",
+  15: "SQLITE_PROTOCOL",
+  16: "SQLITE_EMPTY",
+  17: "SQLITE_SCHEMA",
+  18: "SQLITE_TOOBIG",
+  19: "SQLITE_CONSTRAINT",
+  20: "SQLITE_MISMATCH",
+  21: "SQLITE_MISUSE",
+  22: "SQLITE_NOLFS",
+  23: "SQLITE_AUTH",
+  24: "SQLITE_FORMAT",
+  25: "SQLITE_RANGE",
+  26: "SQLITE_NOTADB",
+  27: "SQLITE_NOTICE",
+  28: "SQLITE_WARNING",
 };
 
 /** Base SQLite code name (`SQLITE_BUSY` for `SQLITE_BUSY_SNAPSHOT`), from `rawCode` when known. */
@@ -171,7 +195,8 @@ function toLibsqlError(e: unknown): unknown {
     const rawCode = typeof se.rawCode === "number" ? se.rawCode : undefined;
     let code = typeof se.code === "string" && se.code.startsWith("SQLITE_") ? se.code : undefined;
     if (code === undefined && !(e instanceof Database.SqliteError)) return e;
-    if ((code === undefined || code === "SQLITE_UNKNOWN") && rawCode !== undefined) code = BASE_CODES[rawCode & 0xff] ?? code;
+    if ((code === undefined || code === "SQLITE_UNKNOWN") && rawCode !== undefined)
+      code = BASE_CODES[rawCode & 0xff] ?? code;
     code ??= "SQLITE_UNKNOWN";
     return new LibsqlError(String(se.message ?? ""), code, code, rawCode, e instanceof Error ? e : undefined);
   }
@@ -182,7 +207,14 @@ function toBatchError(e: unknown, index: number): unknown {
   if (e instanceof LibsqlBatchError || !(e instanceof LibsqlError)) return e;
   // Rebuild from the driver's own message so the code is not prefixed twice.
   const message = e.cause instanceof Error ? e.cause.message : e.message;
-  return new LibsqlBatchError(message, index, e.code, e.extendedCode, e.rawCode, e.cause instanceof Error ? e.cause : undefined);
+  return new LibsqlBatchError(
+    message,
+    index,
+    e.code,
+    e.extendedCode,
+    e.rawCode,
+    e.cause instanceof Error ? e.cause : undefined,
+  );
 }
 
 const clientClosedError = () => new LibsqlError("The client is closed", "CLIENT_CLOSED");
@@ -208,10 +240,12 @@ function toSqlValue(v: unknown): unknown {
     case "string":
       return v;
     case "number":
-      if (!Number.isFinite(v)) throw new RangeError("Only finite numbers (not Infinity or NaN) can be passed as arguments");
+      if (!Number.isFinite(v))
+        throw new RangeError("Only finite numbers (not Infinity or NaN) can be passed as arguments");
       return v;
     case "bigint":
-      if (v < MIN_I64 || v > MAX_I64) throw new RangeError("bigint is too large to be represented as a 64-bit integer and passed as argument");
+      if (v < MIN_I64 || v > MAX_I64)
+        throw new RangeError("bigint is too large to be represented as a 64-bit integer and passed as argument");
       return v;
     case "boolean":
       return v ? 1 : 0;
@@ -246,9 +280,13 @@ function bindArgs(args: InArgs, info: SqlInfo): Bound {
     }
     return out;
   }
-  if (args === null || typeof args !== "object") throw new TypeError("Statement arguments must be an array or an object");
+  if (args === null || typeof args !== "object")
+    throw new TypeError("Statement arguments must be an array or an object");
   if (info.anonymousParams > 0) {
-    throw new LibsqlError("Named arguments were given, but the statement uses '?' placeholders; pass an array", "ARGS_INVALID");
+    throw new LibsqlError(
+      "Named arguments were given, but the statement uses '?' placeholders; pass an array",
+      "ARGS_INVALID",
+    );
   }
   const out: Record<string, unknown> = {};
   for (const key of Object.keys(args)) {
@@ -267,10 +305,11 @@ function blobToArrayBuffer(b: Uint8Array): ArrayBuffer {
 
 function bigintToValue(v: bigint, intMode: IntMode): Value {
   if (intMode === "number") {
-    if (v < MIN_SAFE_BIG || v > MAX_SAFE_BIG) throw new RangeError("Received integer which cannot be safely represented as a JavaScript number");
+    if (v < MIN_SAFE_BIG || v > MAX_SAFE_BIG)
+      throw new RangeError("Received integer which cannot be safely represented as a JavaScript number");
     return Number(v);
   }
-  return intMode === "bigint" ? v : "" + v;
+  return intMode === "bigint" ? v : `${v}`;
 }
 
 // ---------------------------------------------------------------------------
@@ -304,7 +343,8 @@ function layoutOf(names: readonly string[]): Layout {
   for (let i = 0; i < n; i++) {
     const name = names[i]!;
     const asIndex = Number(name);
-    const isIndexKey = name !== "" && String(asIndex) === name && Number.isInteger(asIndex) && asIndex >= 0 && asIndex < n;
+    const isIndexKey =
+      name !== "" && String(asIndex) === name && Number.isInteger(asIndex) && asIndex >= 0 && asIndex < n;
     if (name === "length" || isIndexKey || seen.has(name)) hidden.push(i);
     else {
       seen.add(name);
@@ -342,8 +382,16 @@ function genericRowClass(names: readonly string[]): RowCtor {
     const slot = hidden.indexOf(i);
     desc[i] =
       slot < 0
-        ? { get(this: Record<string, unknown>) { return this[name]; } }
-        : { get(this: GenericRow) { return GenericRow.hiddenOf(this)[slot]; } };
+        ? {
+            get(this: Record<string, unknown>) {
+              return this[name];
+            },
+          }
+        : {
+            get(this: GenericRow) {
+              return GenericRow.hiddenOf(this)[slot];
+            },
+          };
   });
   Object.defineProperties(GenericRow.prototype, desc);
   return GenericRow as unknown as RowCtor;
@@ -405,13 +453,13 @@ export class LocalResultSet implements ResultSet {
       columnTypes: this.columnTypes,
       rows: this.rows.map((row) => Array.prototype.map.call(row, valueToJson)),
       rowsAffected: this.rowsAffected,
-      lastInsertRowid: this.lastInsertRowid !== undefined ? "" + this.lastInsertRowid : null,
+      lastInsertRowid: this.lastInsertRowid !== undefined ? `${this.lastInsertRowid}` : null,
     };
   }
 }
 
 function valueToJson(v: unknown): unknown {
-  if (typeof v === "bigint") return "" + v;
+  if (typeof v === "bigint") return `${v}`;
   if (v instanceof ArrayBuffer) return Buffer.from(v).toString("base64");
   return v;
 }
@@ -454,7 +502,8 @@ type NormalizedStmt = { sql: string; args: InArgs | undefined };
 function normalizeStmt(s: InStatement | [string, InArgs?]): NormalizedStmt {
   if (typeof s === "string") return { sql: s, args: undefined };
   if (Array.isArray(s)) return { sql: s[0], args: s[1] };
-  if (s === null || typeof s !== "object" || typeof s.sql !== "string") throw new TypeError("Invalid statement: expected a string or { sql, args }");
+  if (s === null || typeof s !== "object" || typeof s.sql !== "string")
+    throw new TypeError("Invalid statement: expected a string or { sql, args }");
   return { sql: s.sql, args: s.args };
 }
 
@@ -490,7 +539,9 @@ class Connection {
       // wait for it natively up to the whole retry budget.
       // A replacement connection skips that: the file is already in WAL mode,
       // and it is opened while another process holds the lock.
-      const setupWait = reopen ? o.busyTimeoutMs : Math.max(o.busyTimeoutMs, o.retry ? Math.ceil(o.retry.maxWaitMs) : 0);
+      const setupWait = reopen
+        ? o.busyTimeoutMs
+        : Math.max(o.busyTimeoutMs, o.retry ? Math.ceil(o.retry.maxWaitMs) : 0);
       db.exec(`PRAGMA busy_timeout = ${setupWait}`);
       if (reopen && !o.memory) {
         db.exec("PRAGMA synchronous = NORMAL");
@@ -621,7 +672,10 @@ class Connection {
     const info = scanSql(sql);
     if (info.empty) throw new LibsqlError("The SQL string does not contain any statement", "SQL_NO_STATEMENT");
     if (info.multipleStatements) {
-      throw new LibsqlError("The SQL string contains more than one statement; use executeMultiple() or batch()", "SQL_MANY_STATEMENTS");
+      throw new LibsqlError(
+        "The SQL string contains more than one statement; use executeMultiple() or batch()",
+        "SQL_MANY_STATEMENTS",
+      );
     }
     let stmt: Database.Statement;
     try {
@@ -770,7 +824,11 @@ class Connection {
         try {
           out[i] = this.run(s.sql, s.args);
           if (this.lastKind === "transaction" && !this.inTransaction && i < stmts.length - 1) {
-            throw new LibsqlBatchError("The transaction was ended by a statement of the batch", i + 1, "TRANSACTION_CLOSED");
+            throw new LibsqlBatchError(
+              "The transaction was ended by a statement of the batch",
+              i + 1,
+              "TRANSACTION_CLOSED",
+            );
           }
         } catch (e) {
           throw toBatchError(e, i);
@@ -843,9 +901,21 @@ export class LocalClient implements Client {
   }
 
   /** The options in effect (defaults filled in). */
-  get options(): Readonly<{ path: string; busyTimeoutMs: number; busyRetry: Required<BusyRetryOptions> | false; statementCacheSize: number; intMode: IntMode }> {
+  get options(): Readonly<{
+    path: string;
+    busyTimeoutMs: number;
+    busyRetry: Required<BusyRetryOptions> | false;
+    statementCacheSize: number;
+    intMode: IntMode;
+  }> {
     const o = this.#o;
-    return { path: o.path, busyTimeoutMs: o.busyTimeoutMs, busyRetry: o.retry ?? false, statementCacheSize: o.cacheSize, intMode: o.intMode };
+    return {
+      path: o.path,
+      busyTimeoutMs: o.busyTimeoutMs,
+      busyRetry: o.retry ?? false,
+      statementCacheSize: o.cacheSize,
+      intMode: o.intMode,
+    };
   }
 
   /** True while a transaction, batch or busy retry holds the connection. */
@@ -945,7 +1015,11 @@ export class LocalClient implements Client {
     const t = this.#o.lockTimeoutMs;
     await m.acquire(
       t,
-      () => new LibsqlError(`Waited more than ${t} ms for the connection held by a transaction or batch of this client (calling the client instead of the transaction object inside a transaction deadlocks)`, "CLIENT_LOCK_TIMEOUT"),
+      () =>
+        new LibsqlError(
+          `Waited more than ${t} ms for the connection held by a transaction or batch of this client (calling the client instead of the transaction object inside a transaction deadlocks)`,
+          "CLIENT_LOCK_TIMEOUT",
+        ),
     );
     // Hand-offs between waiters are promise resolutions, so a queue of
     // transactions would otherwise run as one long microtask chain.

@@ -110,9 +110,12 @@ export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabase
     return new ValidationError(`the database refused the value: ${detail}`, { cause });
   }
   if (has(f, "SQLITE_BUSY", "SQLITE_LOCKED", "database is locked")) {
-    return new DatabaseBusyError(`the database was busy (locked by another writer) and the call gave up; nothing was written: ${detail}`, {
-      cause,
-    });
+    return new DatabaseBusyError(
+      `the database was busy (locked by another writer) and the call gave up; nothing was written: ${detail}`,
+      {
+        cause,
+      },
+    );
   }
   // Remote (sqld / Turso over Hrana). @libsql/client reports every HTTP
   // failure as LibsqlError "SERVER_ERROR: Server returned HTTP status N"; the
@@ -149,12 +152,25 @@ export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabase
     );
   }
   if (f.status === 404) {
-    return new ConfigError(`the server has no database at this URL (HTTP 404): check the database URL (or namespace): ${detail}`, {
-      cause,
-    });
+    return new ConfigError(
+      `the server has no database at this URL (HTTP 404): check the database URL (or namespace): ${detail}`,
+      {
+        cause,
+      },
+    );
   }
   if (
-    has(f, "ECONNREFUSED", "ECONNRESET", "ETIMEDOUT", "EHOSTUNREACH", "ENOTFOUND", "EAI_AGAIN", "fetch failed", "socket hang up") ||
+    has(
+      f,
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ETIMEDOUT",
+      "EHOSTUNREACH",
+      "ENOTFOUND",
+      "EAI_AGAIN",
+      "fetch failed",
+      "socket hang up",
+    ) ||
     has(f, "Network connection lost", "HRANA_WEBSOCKET_ERROR", "SERVER_ERROR")
   ) {
     return new ConnectionError(`could not reach the database server, or the connection broke: ${detail}`, { cause });

@@ -47,7 +47,18 @@ export interface SqlInfo {
   empty: boolean;
 }
 
-const enumTok = { word: 1, param: 2, number: 3, string: 4, ident: 5, open: 6, close: 7, comma: 8, semi: 9, other: 10 } as const;
+const enumTok = {
+  word: 1,
+  param: 2,
+  number: 3,
+  string: 4,
+  ident: 5,
+  open: 6,
+  close: 7,
+  comma: 8,
+  semi: 9,
+  other: 10,
+} as const;
 type TokType = (typeof enumTok)[keyof typeof enumTok];
 
 interface Tok {
@@ -156,7 +167,8 @@ function tokenize(sql: string): { toks: Tok[]; multiple: boolean } {
       for (;;) {
         const d = sql.charCodeAt(j);
         if (isIdentPart(d) || d === 46) j++;
-        else if ((d === 43 || d === 45) && (sql.charCodeAt(j - 1) | 32) === 101 /* e */ && !/x/i.test(sql.slice(i, j))) j++;
+        else if ((d === 43 || d === 45) && (sql.charCodeAt(j - 1) | 32) === 101 /* e */ && !/x/i.test(sql.slice(i, j)))
+          j++;
         else break;
       }
       toks.push({ t: enumTok.number, v: sql.slice(i, j), depth });
@@ -201,7 +213,8 @@ function tokenize(sql: string): { toks: Tok[]; multiple: boolean } {
 function insideTriggerBody(toks: Tok[]): boolean {
   if (toks.length < 2 || toks[0]!.v !== "CREATE") return false;
   let isTrigger = false;
-  for (let k = 1; k < Math.min(toks.length, 4); k++) if (toks[k]!.t === enumTok.word && toks[k]!.v === "TRIGGER") isTrigger = true;
+  for (let k = 1; k < Math.min(toks.length, 4); k++)
+    if (toks[k]!.t === enumTok.word && toks[k]!.v === "TRIGGER") isTrigger = true;
   if (!isTrigger) return false;
   let open = 0;
   for (const t of toks) {
@@ -227,7 +240,14 @@ export function scanSql(sql: string): SqlInfo {
       else namedParams = true;
     }
   }
-  const info: SqlInfo = { kind: "other", anonymousParams, namedParams, maxOneRow: 0, multipleStatements: multiple, empty: toks.length === 0 };
+  const info: SqlInfo = {
+    kind: "other",
+    anonymousParams,
+    namedParams,
+    maxOneRow: 0,
+    multipleStatements: multiple,
+    empty: toks.length === 0,
+  };
   const first = toks[0];
   if (!first || first.t !== enumTok.word) return info;
 
@@ -283,7 +303,8 @@ export function scanSql(sql: string): SqlInfo {
     if (j < toks.length && (after === undefined || after.t !== enumTok.comma)) {
       for (let m = j + 1; m < toks.length; m++) {
         const t = toks[m]!;
-        if (t.depth === 0 && t.t === enumTok.word && (t.v === "SELECT" || t.v === "UNION" || t.v === "VALUES")) return info;
+        if (t.depth === 0 && t.t === enumTok.word && (t.v === "SELECT" || t.v === "UNION" || t.v === "VALUES"))
+          return info;
       }
       info.maxOneRow = 1;
     }

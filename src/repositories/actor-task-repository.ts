@@ -1,7 +1,14 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { InvalidTransitionError, NotFoundError } from "../errors";
-import { ACTOR_TASK_STATUSES, actorTasks, experiments, pipelines, type ActorTask, type ActorTaskStatus } from "../schema";
+import {
+  ACTOR_TASK_STATUSES,
+  actorTasks,
+  experiments,
+  pipelines,
+  type ActorTask,
+  type ActorTaskStatus,
+} from "../schema";
 import * as v from "../validate";
 import { BaseRepository, CompiledQuery, slot } from "./base-repository";
 import type { AdvanceProgressInput, PipelineProgress } from "./pipeline-repository";
@@ -131,7 +138,11 @@ export class ActorTaskRepository extends BaseRepository {
     const taskId = v.id(id, "taskId");
     const t = v.time(time, "time");
     if (durationSeconds === undefined) {
-      await this.update("setEndTimeComputed", { completedAt: slot("t"), durationSeconds: elapsed }, { id: taskId, t, ms: t.getTime() });
+      await this.update(
+        "setEndTimeComputed",
+        { completedAt: slot("t"), durationSeconds: elapsed },
+        { id: taskId, t, ms: t.getTime() },
+      );
     } else {
       const d = v.duration(durationSeconds, "durationSeconds");
       await this.update("setEndTime", { completedAt: slot("t"), durationSeconds: slot("d") }, { id: taskId, t, d });
@@ -199,7 +210,11 @@ export class ActorTaskRepository extends BaseRepository {
    * @example
    * const { shardsCompleted } = await db.actorTasks.completeWithProgress(taskId, { samples: 512, currentShardId: 7 });
    */
-  async completeWithProgress(id: number, progress: AdvanceProgressInput = {}, time?: Date | string): Promise<TaskCompletion> {
+  async completeWithProgress(
+    id: number,
+    progress: AdvanceProgressInput = {},
+    time?: Date | string,
+  ): Promise<TaskCompletion> {
     const taskId = v.id(id, "taskId");
     const d = v.record(progress, "progress");
     const shards = d.shards === undefined ? 1 : v.count(d.shards, "shards");
@@ -232,7 +247,9 @@ export class ActorTaskRepository extends BaseRepository {
           totalSamplesProcessed: pipelines.totalSamplesProcessed,
         })
         .from(pipelines)
-        .where(sql`${pipelines.pipelineId} = (select ${actorTasks.pipelineId} from ${actorTasks} where ${actorTasks.taskId} = ${p("id")})`)
+        .where(
+          sql`${pipelines.pipelineId} = (select ${actorTasks.pipelineId} from ${actorTasks} where ${actorTasks.taskId} = ${p("id")})`,
+        )
         .limit(1)
         .prepare(),
     );
@@ -323,7 +340,12 @@ export class ActorTaskRepository extends BaseRepository {
     const eid = v.id(experimentId, "experimentId");
     const stmt = this.compiled("countByStatus", () =>
       this.db
-        .select(Object.fromEntries(ACTOR_TASK_STATUSES.map((s) => [s, countOf(s)])) as Record<ActorTaskStatus, ReturnType<typeof countOf>>)
+        .select(
+          Object.fromEntries(ACTOR_TASK_STATUSES.map((s) => [s, countOf(s)])) as Record<
+            ActorTaskStatus,
+            ReturnType<typeof countOf>
+          >,
+        )
         .from(experiments)
         .where(eq(experiments.experimentId, p("experimentId")))
         .prepare(),
@@ -337,14 +359,23 @@ export class ActorTaskRepository extends BaseRepository {
   /** After a conditional update touched nothing: NotFoundError or InvalidTransitionError. */
   private async explainRefusal(taskId: number, to: ActorTaskStatus): Promise<never> {
     const stmt = this.compiled("status", () =>
-      this.db.select({ status: actorTasks.status }).from(actorTasks).where(eq(actorTasks.taskId, p("id"))).limit(1).prepare(),
+      this.db
+        .select({ status: actorTasks.status })
+        .from(actorTasks)
+        .where(eq(actorTasks.taskId, p("id")))
+        .limit(1)
+        .prepare(),
     );
     const row = await this.settle(stmt.get({ id: taskId }));
     if (!row) throw new NotFoundError("actor task", taskId);
     throw new InvalidTransitionError("actor task", taskId, row.status, to);
   }
 
-  private update(key: string, set: SQLiteUpdateSetSource<typeof actorTasks>, params: { id: number } & Record<string, unknown>) {
+  private update(
+    key: string,
+    set: SQLiteUpdateSetSource<typeof actorTasks>,
+    params: { id: number } & Record<string, unknown>,
+  ) {
     return this.updateById(actorTasks, actorTasks.taskId, "actor task", key, set, params);
   }
 }

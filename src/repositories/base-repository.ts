@@ -40,10 +40,14 @@ interface DrizzlePrepared {
 }
 
 /** A parameter of the statement: a constant, a named placeholder, or a placeholder through a column encoder. */
-export type Slot = { k: 0; v: unknown } | { k: 1; name: string } | { k: 2; name: string; enc: { mapToDriverValue(v: unknown): unknown } };
+export type Slot =
+  | { k: 0; v: unknown }
+  | { k: 1; name: string }
+  | { k: 2; name: string; enc: { mapToDriverValue(v: unknown): unknown } };
 
 const identityFrom = (d: { mapFromDriverValue(v: unknown): unknown }) =>
-  d.mapFromDriverValue === Column.prototype.mapFromDriverValue || d.mapFromDriverValue === noopDecoder.mapFromDriverValue;
+  d.mapFromDriverValue === Column.prototype.mapFromDriverValue ||
+  d.mapFromDriverValue === noopDecoder.mapFromDriverValue;
 const identityTo = (e: { mapToDriverValue(v: unknown): unknown }) =>
   e.mapToDriverValue === Column.prototype.mapToDriverValue || e.mapToDriverValue === noopEncoder.mapToDriverValue;
 
@@ -175,7 +179,7 @@ export class CompiledQuery<TRow> {
       template = target && typeof target.execute === "function" ? templateOf(p) : null;
     }
     this.template = template;
-    this.sql = template?.sql ?? (this.#prepared?.getQuery?.().sql ?? "");
+    this.sql = template?.sql ?? this.#prepared?.getQuery?.().sql ?? "";
     this.#slots = template?.slots ?? null;
     this.#keys = template?.keys ?? null;
     this.#decoders = template?.decoders ?? null;
@@ -200,7 +204,10 @@ export class CompiledQuery<TRow> {
 
   /** `{ sql, args }` for a `client.batch([...])`. */
   statement(values: Values): InStatement {
-    if (this.#target === null) throw new Error("rf-inferno-db: this drizzle-orm version's prepared queries cannot be batched by the repositories");
+    if (this.#target === null)
+      throw new Error(
+        "rf-inferno-db: this drizzle-orm version's prepared queries cannot be batched by the repositories",
+      );
     return { sql: this.sql, args: this.args(values) };
   }
 
@@ -284,10 +291,16 @@ export class CompiledQuery<TRow> {
    * Runs compiled statements as one atomic batch on the same client or
    * transaction (one request remotely). Inside a transaction they run in it.
    */
-  static batch(stmts: { query: CompiledQuery<unknown>; values: Values }[], mode: TransactionMode = "write"): Promise<ResultSet[]> {
+  static batch(
+    stmts: { query: CompiledQuery<unknown>; values: Values }[],
+    mode: TransactionMode = "write",
+  ): Promise<ResultSet[]> {
     const first = stmts[0]!.query;
     const target = first.#target;
-    if (target === null) throw new Error("rf-inferno-db: this drizzle-orm version's prepared queries cannot be batched by the repositories");
+    if (target === null)
+      throw new Error(
+        "rf-inferno-db: this drizzle-orm version's prepared queries cannot be batched by the repositories",
+      );
     const list = stmts.map((s) => s.query.statement(s.values));
     const tx = first.#tx;
     return tx ? tx.batch(list) : target.batch(list, mode);
@@ -333,7 +346,10 @@ export abstract class BaseRepository {
     let c = this.#prepared.get(key) as CompiledQuery<RowOf<P>> | undefined;
     if (c === undefined) {
       let byKey = TEMPLATES.get(this.constructor);
-      if (byKey === undefined) TEMPLATES.set(this.constructor, (byKey = new Map()));
+      if (byKey === undefined) {
+        byKey = new Map();
+        TEMPLATES.set(this.constructor, byKey);
+      }
       const template = byKey.get(key);
       const binding = template ? this.#binding() : undefined;
       if (template && binding) c = new CompiledQuery<RowOf<P>>(template, binding);
@@ -355,7 +371,10 @@ export abstract class BaseRepository {
     if (this.#bound === undefined) {
       const session = (this.db as unknown as { session?: { client?: ExecTarget; tx?: ExecTarget } }).session;
       const client = session?.client;
-      this.#bound = client && typeof client.execute === "function" && typeof client.batch === "function" ? { client, tx: session!.tx } : null;
+      this.#bound =
+        client && typeof client.execute === "function" && typeof client.batch === "function"
+          ? { client, tx: session!.tx }
+          : null;
     }
     return this.#bound ?? undefined;
   }
@@ -399,9 +418,18 @@ export abstract class BaseRepository {
    * The row whose primary key is `id`, or `null` — every repository's `get`.
    * LIMIT 1 (a no-op on the primary key) lets the local driver fetch one row without a cursor.
    */
-  protected async findById<T extends SQLiteTable>(table: T, idColumn: SQLiteColumn, id: number): Promise<T["$inferSelect"] | null> {
+  protected async findById<T extends SQLiteTable>(
+    table: T,
+    idColumn: SQLiteColumn,
+    id: number,
+  ): Promise<T["$inferSelect"] | null> {
     const stmt = this.compiled("get", () =>
-      (this.db as Database).select().from(table as SQLiteTable).where(eq(idColumn, sql.placeholder("id"))).limit(1).prepare(),
+      (this.db as Database)
+        .select()
+        .from(table as SQLiteTable)
+        .where(eq(idColumn, sql.placeholder("id")))
+        .limit(1)
+        .prepare(),
     );
     return ((await this.settle(stmt.get({ id }))) as T["$inferSelect"] | undefined) ?? null;
   }

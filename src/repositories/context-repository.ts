@@ -64,7 +64,11 @@ export class ContextRepository extends BaseRepository {
   async getByHash(hash: string): Promise<Context | null> {
     const contextHash = v.text(hash, "hash");
     const stmt = this.compiled("getByHash", () =>
-      this.db.select().from(contexts).where(eq(contexts.contextHash, p("hash"))).prepare(),
+      this.db
+        .select()
+        .from(contexts)
+        .where(eq(contexts.contextHash, p("hash")))
+        .prepare(),
     );
     return (await this.settle(stmt.get({ hash: contextHash }))) ?? null;
   }
@@ -106,11 +110,7 @@ export class ContextRepository extends BaseRepository {
         { id: contextId, t, ms: t.getTime() },
       );
     } else {
-      await this.update(
-        "setEndTime",
-        { completedAt: slot("t"), durationSeconds: slot("d") },
-        { id: contextId, t, d },
-      );
+      await this.update("setEndTime", { completedAt: slot("t"), durationSeconds: slot("d") }, { id: contextId, t, d });
     }
   }
 
@@ -124,7 +124,11 @@ export class ContextRepository extends BaseRepository {
     await this.update("setError", { error: slot("error") }, { id: contextId, error: message });
   }
 
-  private update(key: string, set: SQLiteUpdateSetSource<typeof contexts>, params: { id: number } & Record<string, unknown>) {
+  private update(
+    key: string,
+    set: SQLiteUpdateSetSource<typeof contexts>,
+    params: { id: number } & Record<string, unknown>,
+  ) {
     return this.updateById(contexts, contexts.contextId, "context", key, set, params);
   }
 }

@@ -118,7 +118,14 @@ export class ExperimentRepository extends BaseRepository {
   async setStatus(id: number, status: ExperimentStatus): Promise<void> {
     const experimentId = v.id(id, "experimentId");
     const s = v.oneOf(status, EXPERIMENT_STATUSES, "status");
-    await this.updateById(experiments, experiments.experimentId, "experiment", "setStatus", { status: slot("status") }, { id: experimentId, status: s });
+    await this.updateById(
+      experiments,
+      experiments.experimentId,
+      "experiment",
+      "setStatus",
+      { status: slot("status") },
+      { id: experimentId, status: s },
+    );
   }
 
   /**
@@ -128,7 +135,14 @@ export class ExperimentRepository extends BaseRepository {
   async setError(id: number, error: string): Promise<void> {
     const experimentId = v.id(id, "experimentId");
     const message = v.text(error, "error");
-    await this.updateById(experiments, experiments.experimentId, "experiment", "setError", { error: slot("error") }, { id: experimentId, error: message });
+    await this.updateById(
+      experiments,
+      experiments.experimentId,
+      "experiment",
+      "setError",
+      { error: slot("error") },
+      { id: experimentId, error: message },
+    );
   }
 
   /**
@@ -155,6 +169,13 @@ export class ExperimentRepository extends BaseRepository {
   async setNumShards(id: number, n: number): Promise<void> {
     const experimentId = v.id(id, "experimentId");
     const numShards = v.count(n, "numShards");
-    await this.updateById(experiments, experiments.experimentId, "experiment", "setNumShards", { numShards: slot("numShards") }, { id: experimentId, numShards });
+    await this.updateById(
+      experiments,
+      experiments.experimentId,
+      "experiment",
+      "setNumShards",
+      { numShards: slot("numShards") },
+      { id: experimentId, numShards },
+    );
   }
 }

@@ -1,6 +1,13 @@
 import { asc, desc, eq, sql } from "drizzle-orm";
 import { ValidationError } from "../errors";
-import { IC_OPERATIONS, IC_STATUSES, interactiveControl, type IcOperation, type IcOperationType, type IcStatus } from "../schema";
+import {
+  IC_OPERATIONS,
+  IC_STATUSES,
+  interactiveControl,
+  type IcOperation,
+  type IcOperationType,
+  type IcStatus,
+} from "../schema";
 import * as v from "../validate";
 import { BaseRepository, slot } from "./base-repository";
 
@@ -31,7 +38,12 @@ export class IcOperationRepository extends BaseRepository {
     const stmt = this.compiled("create", () =>
       this.db
         .insert(interactiveControl)
-        .values({ operation: p("operation"), pipelineId: p("pipelineId"), requestData: p("requestData"), status: "pending" })
+        .values({
+          operation: p("operation"),
+          pipelineId: p("pipelineId"),
+          requestData: p("requestData"),
+          status: "pending",
+        })
         .returning({ id: interactiveControl.icId })
         .prepare(),
     );
@@ -109,7 +121,11 @@ export class IcOperationRepository extends BaseRepository {
       interactiveControl.icId,
       "IC operation",
       "setStatus",
-      { status: slot("status"), error: sql`coalesce(${p("error")}, ${interactiveControl.error})`, processedAt: slot("t") },
+      {
+        status: slot("status"),
+        error: sql`coalesce(${p("error")}, ${interactiveControl.error})`,
+        processedAt: slot("t"),
+      },
       { id: icId, status: s, error: message, t: new Date() },
     );
   }

@@ -53,10 +53,9 @@ export class PipelineRepository extends BaseRepository {
     };
     if (values.modelConfig === null || values.samplingParams === null) {
       // The columns are NOT NULL; say so here rather than as a constraint failure.
-      throw new ValidationError(
-        `${values.modelConfig === null ? "modelConfig" : "samplingParams"} must not be null`,
-        { field: values.modelConfig === null ? "modelConfig" : "samplingParams" },
-      );
+      throw new ValidationError(`${values.modelConfig === null ? "modelConfig" : "samplingParams"} must not be null`, {
+        field: values.modelConfig === null ? "modelConfig" : "samplingParams",
+      });
     }
     const stmt = this.compiled("create", () =>
       this.db
@@ -166,7 +165,10 @@ export class PipelineRepository extends BaseRepository {
           currentShardId: sql`coalesce(${p("currentShardId")}, ${pipelines.currentShardId})`,
         })
         .where(eq(pipelines.pipelineId, p("id")))
-        .returning({ shardsCompleted: pipelines.shardsCompleted, totalSamplesProcessed: pipelines.totalSamplesProcessed })
+        .returning({
+          shardsCompleted: pipelines.shardsCompleted,
+          totalSamplesProcessed: pipelines.totalSamplesProcessed,
+        })
         .prepare(),
     );
     return this.found(await this.settle(stmt.get(params)), "pipeline", pipelineId);
@@ -182,7 +184,11 @@ export class PipelineRepository extends BaseRepository {
     await this.update("setError", { error: slot("error") }, { id: pipelineId, error: message });
   }
 
-  private update(key: string, set: SQLiteUpdateSetSource<typeof pipelines>, params: { id: number } & Record<string, unknown>) {
+  private update(
+    key: string,
+    set: SQLiteUpdateSetSource<typeof pipelines>,
+    params: { id: number } & Record<string, unknown>,
+  ) {
     return this.updateById(pipelines, pipelines.pipelineId, "pipeline", key, set, params);
   }
 }

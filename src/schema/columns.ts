@@ -11,9 +11,7 @@ export const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" 
 
 /** `created_at`, filled in by the database so every writer agrees on the clock. */
 export const createdAt = () =>
-  timestamp("created_at")
-    .notNull()
-    .default(sql`(cast(unixepoch('subsec') * 1000 as integer))`);
+  timestamp("created_at").notNull().default(sql`(cast(unixepoch('subsec') * 1000 as integer))`);
 
 /** A JSON document stored as TEXT; Drizzle stringifies on write and parses on read. */
 export const json = (name: string) => text(name, { mode: "json" }).$type<unknown>();

@@ -44,7 +44,9 @@ async function referenceSchema(): Promise<string[]> {
 
 async function race(backend: "file" | "sqld", url: string, processes: number) {
   const goFile = join(tempDir(), "go");
-  const workers = Array.from({ length: processes }, (_, i) => startWorker("migrate", { url, goFile, how: i % 2 ? "migrate" : "open" }));
+  const workers = Array.from({ length: processes }, (_, i) =>
+    startWorker("migrate", { url, goFile, how: i % 2 ? "migrate" : "open" }),
+  );
   await Promise.all(workers.map((w) => w.waitFor((m) => m.type === "ready", 60_000)));
   releaseBarrier(goFile);
   const results = await Promise.all(workers.map((w) => resultOf(w, 60_000)));
@@ -53,12 +55,15 @@ async function race(backend: "file" | "sqld", url: string, processes: number) {
   const db = await RFDatabase.open({ url, migrate: false });
   try {
     const schema = await schemaOf(db.client);
-    const rows = (await db.client.execute("SELECT hash, created_at FROM __drizzle_migrations ORDER BY created_at")).rows.map((r) => ({
+    const rows = (
+      await db.client.execute("SELECT hash, created_at FROM __drizzle_migrations ORDER BY created_at")
+    ).rows.map((r) => ({
       hash: String(r[0]),
       createdAt: Number(r[1]),
     }));
     const appliedBy = new Map<string, number>();
-    for (const r of results) for (const tag of (r.applied as string[] | null) ?? []) appliedBy.set(tag, (appliedBy.get(tag) ?? 0) + 1);
+    for (const r of results)
+      for (const tag of (r.applied as string[] | null) ?? []) appliedBy.set(tag, (appliedBy.get(tag) ?? 0) + 1);
     const migrators = results.filter((r) => r.how === "migrate").length;
     report("concurrent-migrate", {
       backend,
@@ -81,7 +86,9 @@ async function race(backend: "file" | "sqld", url: string, processes: number) {
     expect(migrators).toBeGreaterThan(0);
     expect((await db.schemaState()).state).toBe("current");
     // Every process's write landed.
-    const made = (await db.client.execute("SELECT count(*) FROM experiments WHERE experiment_name LIKE 'migrated-by-%'")).rows[0]![0];
+    const made = (
+      await db.client.execute("SELECT count(*) FROM experiments WHERE experiment_name LIKE 'migrated-by-%'")
+    ).rows[0]![0];
     expect(Number(made)).toBe(processes);
   } finally {
     await db.close();
@@ -89,21 +96,29 @@ async function race(backend: "file" | "sqld", url: string, processes: number) {
 }
 
 describe("concurrent migrate", () => {
-  it(`6 processes on one new file, ${FILE_ROUNDS} round(s)`, async () => {
-    for (let round = 0; round < FILE_ROUNDS; round++) {
-      await race("file", `file:${join(tempDir(), `new-${round}.db`)}`, 6);
-    }
-  }, size(60_000, 300_000));
-
-  it(`3 processes on one new sqld database, ${SQLD_ROUNDS} round(s)`, async () => {
-    for (let round = 0; round < SQLD_ROUNDS; round++) {
-      const server = await startSqld();
-      servers.push(server);
-      try {
-        await race("sqld", server.url, 3);
-      } finally {
-        await server.stop();
+  it(
+    `6 processes on one new file, ${FILE_ROUNDS} round(s)`,
+    async () => {
+      for (let round = 0; round < FILE_ROUNDS; round++) {
+        await race("file", `file:${join(tempDir(), `new-${round}.db`)}`, 6);
       }
-    }
-  }, size(60_000, 300_000));
+    },
+    size(60_000, 300_000),
+  );
+
+  it(
+    `3 processes on one new sqld database, ${SQLD_ROUNDS} round(s)`,
+    async () => {
+      for (let round = 0; round < SQLD_ROUNDS; round++) {
+        const server = await startSqld();
+        servers.push(server);
+        try {
+          await race("sqld", server.url, 3);
+        } finally {
+          await server.stop();
+        }
+      }
+    },
+    size(60_000, 300_000),
+  );
 });

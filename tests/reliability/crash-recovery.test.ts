@@ -24,7 +24,18 @@ import type { Client } from "@libsql/client";
 import { afterAll, describe, expect, it } from "vitest";
 import { RFDatabase } from "../../src/index";
 import { startSqld, type SqldServer } from "../support/sqld";
-import { cleanupAll, countRows, prng, report, resultOf, size, sleep, startWorker, tempDir, type Worker } from "./support";
+import {
+  cleanupAll,
+  countRows,
+  prng,
+  report,
+  resultOf,
+  size,
+  sleep,
+  startWorker,
+  tempDir,
+  type Worker,
+} from "./support";
 
 const ACTORS = size(3, 6);
 const PIPELINES = size(3, 4);
@@ -57,7 +68,13 @@ async function rows(client: Client, sql: string): Promise<Record<string, unknown
 
 async function runActors(url: string, experimentId: number, dir: string, tag: string, killAfterMs: number | null) {
   const workers: Worker[] = Array.from({ length: ACTORS }, (_, actorId) =>
-    startWorker("actor", { url, experimentId, actorId, ackFile: join(dir, `acks-${tag}-${actorId}.jsonl`), workMs: WORK_MS }),
+    startWorker("actor", {
+      url,
+      experimentId,
+      actorId,
+      ackFile: join(dir, `acks-${tag}-${actorId}.jsonl`),
+      workMs: WORK_MS,
+    }),
   );
   await Promise.all(workers.map((w) => w.waitFor((m) => m.type === "ready", 60_000)));
   if (killAfterMs === null) {
@@ -72,7 +89,10 @@ async function runActors(url: string, experimentId: number, dir: string, tag: st
   }
   await Promise.all(workers.map((w) => w.exited));
   const died = workers.filter((w) => w.messages.some((m) => m.type === "fatal"));
-  expect(died.map((w) => w.messages.find((m) => m.type === "fatal")), "actors that failed on their own").toEqual([]);
+  expect(
+    died.map((w) => w.messages.find((m) => m.type === "fatal")),
+    "actors that failed on their own",
+  ).toEqual([]);
   return { killed: ACTORS - finishedBeforeKill, finishedBeforeKill };
 }
 
@@ -106,7 +126,11 @@ async function scenario(backend: "file" | "sqld", url: string) {
   const dir = tempDir();
   const db = await RFDatabase.open({ url, migrate: true });
   try {
-    const experimentId = await db.experiments.create({ experimentName: `crash-${backend}`, numActors: ACTORS, numShards: SHARDS });
+    const experimentId = await db.experiments.create({
+      experimentName: `crash-${backend}`,
+      numActors: ACTORS,
+      numShards: SHARDS,
+    });
     const contextIds: number[] = [];
     const pipelineIds: number[] = [];
     for (let p = 0; p < PIPELINES; p++) {
@@ -128,7 +152,13 @@ async function scenario(backend: "file" | "sqld", url: string) {
     }
     // Rows that are finished (or not ours to reset) and must come through untouched.
     const readyCtx = await db.contexts.create({ contextHash: `ctx-${backend}-ready`, status: "ready" });
-    const newPipeline = await db.pipelines.create({ experimentId, pipelineName: "queued", pipelineType: "vllm", modelConfig: {}, samplingParams: {} });
+    const newPipeline = await db.pipelines.create({
+      experimentId,
+      pipelineName: "queued",
+      pipelineType: "vllm",
+      modelConfig: {},
+      samplingParams: {},
+    });
     const donePipeline = await db.pipelines.create({
       experimentId,
       pipelineName: "done",
@@ -146,7 +176,8 @@ async function scenario(backend: "file" | "sqld", url: string) {
     await db.icOperations.setStatus(completedOp, "completed");
 
     for (const pid of pipelineIds) {
-      for (let s = 0; s < SHARDS; s++) await db.actorTasks.create({ experimentId, pipelineId: pid, actorId: 0, shardId: s });
+      for (let s = 0; s < SHARDS; s++)
+        await db.actorTasks.create({ experimentId, pipelineId: pid, actorId: 0, shardId: s });
     }
 
     const resets: Record<string, unknown>[] = [];
@@ -166,14 +197,22 @@ async function scenario(backend: "file" | "sqld", url: string) {
       // Every acknowledged completion is there.
       const acked = ackedCompletions(dir, `${crash}`);
       const completedIds = new Set(
-        (await rows(db.client, `SELECT task_id FROM actor_tasks WHERE status = 'completed'`)).map((r) => Number(r.task_id)),
+        (await rows(db.client, `SELECT task_id FROM actor_tasks WHERE status = 'completed'`)).map((r) =>
+          Number(r.task_id),
+        ),
       );
-      expect(acked.filter((id) => !completedIds.has(id)), "acknowledged completions missing").toEqual([]);
+      expect(
+        acked.filter((id) => !completedIds.has(id)),
+        "acknowledged completions missing",
+      ).toEqual([]);
 
       // Progress counters agree with completed tasks (advance + complete commit together).
       for (const pid of pipelineIds) {
         const pl = (await db.pipelines.get(pid))!;
-        const done = await rows(db.client, `SELECT shard_id FROM actor_tasks WHERE pipeline_id = ${pid} AND status = 'completed'`);
+        const done = await rows(
+          db.client,
+          `SELECT shard_id FROM actor_tasks WHERE pipeline_id = ${pid} AND status = 'completed'`,
+        );
         expect([pl.shardsCompleted, pl.totalSamplesProcessed]).toEqual([
           done.length,
           done.reduce((s, r) => s + samplesOf(Number(r.shard_id)), 0),
@@ -204,7 +243,13 @@ async function scenario(backend: "file" | "sqld", url: string) {
       expect(await countRows(db.client, "actor_tasks", "status = 'failed' AND error_message IS NULL")).toBe(0);
       expect(await countRows(db.client, "pipelines", "status = 'failed' AND error IS NULL")).toBe(0);
       expect(await countRows(db.client, "contexts", "status = 'failed' AND error IS NULL")).toBe(0);
-      expect(await countRows(db.client, "interactive_control", "status = 'failed' AND (error IS NULL OR processed_at IS NULL)")).toBe(0);
+      expect(
+        await countRows(
+          db.client,
+          "interactive_control",
+          "status = 'failed' AND (error IS NULL OR processed_at IS NULL)",
+        ),
+      ).toBe(0);
       for (const [t, before] of Object.entries(finishedBefore)) {
         const ids = before.map((r) => Object.values(r)[0]).join(",") || "NULL";
         const pk = Object.keys(before[0] ?? { id: 0 })[0];
@@ -219,9 +264,12 @@ async function scenario(backend: "file" | "sqld", url: string) {
       for (const pid of pipelineIds) {
         await db.pipelines.setStatus(pid, "ongoing");
         const done = new Set(
-          (await rows(db.client, `SELECT shard_id FROM actor_tasks WHERE pipeline_id = ${pid} AND status = 'completed'`)).map((r) =>
-            Number(r.shard_id),
-          ),
+          (
+            await rows(
+              db.client,
+              `SELECT shard_id FROM actor_tasks WHERE pipeline_id = ${pid} AND status = 'completed'`,
+            )
+          ).map((r) => Number(r.shard_id)),
         );
         for (let s = 0; s < SHARDS; s++) {
           if (!done.has(s)) await db.actorTasks.create({ experimentId, pipelineId: pid, actorId: 0, shardId: s });
@@ -271,13 +319,21 @@ async function scenario(backend: "file" | "sqld", url: string) {
 }
 
 describe(`crash recovery: ${ACTORS} actors, ${PIPELINES} pipelines`, () => {
-  it("on a temp file", async () => {
-    await scenario("file", `file:${join(tempDir(), "crash.db")}`);
-  }, size(60_000, 600_000));
+  it(
+    "on a temp file",
+    async () => {
+      await scenario("file", `file:${join(tempDir(), "crash.db")}`);
+    },
+    size(60_000, 600_000),
+  );
 
-  it("through sqld", async () => {
-    const server = await startSqld();
-    servers.push(server);
-    await scenario("sqld", server.url);
-  }, size(90_000, 600_000));
+  it(
+    "through sqld",
+    async () => {
+      const server = await startSqld();
+      servers.push(server);
+      await scenario("sqld", server.url);
+    },
+    size(90_000, 600_000),
+  );
 });

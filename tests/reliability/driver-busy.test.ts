@@ -77,7 +77,9 @@ function trial(how: "all" | "run" | "get" | "exec", recovery: Recovery): { busy:
 
 describe("libsql driver: a statement that failed with SQLITE_BUSY", () => {
   it("silently swallows every later write on its connection (all/run/get), but not after exec()", () => {
-    const results = Object.fromEntries((["all", "run", "get", "exec"] as const).map((how) => [how, trial(how, "none")]));
+    const results = Object.fromEntries(
+      (["all", "run", "get", "exec"] as const).map((how) => [how, trial(how, "none")]),
+    );
     report("driver-busy", { recovery: "none", results });
     for (const how of ["all", "run", "get", "exec"] as const) expect(results[how]!.busy).toBe(true);
     expect(results.all!.persisted).toBe(false);

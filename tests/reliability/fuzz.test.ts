@@ -148,12 +148,21 @@ const hostile: fc.Arbitrary<unknown> = fc.oneof(
 const v = <T>(a: fc.Arbitrary<T>): fc.Arbitrary<Arg> => a.map((x) => ({ v: x }));
 const bad: fc.Arbitrary<Arg> = fc.oneof(
   { weight: 8, arbitrary: hostile.map((x): Arg => ({ v: x, hostile: true })) },
-  { weight: 1, arbitrary: fc.constantFrom<Arg>({ big: "ascii", hostile: true }, { big: "unicode", hostile: true }, { big: "sql", hostile: true }) },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom<Arg>(
+      { big: "ascii", hostile: true },
+      { big: "unicode", hostile: true },
+      { big: "sql", hostile: true },
+    ),
+  },
 );
 
 /** No argument (or field) came from the hostile generator. */
 const plausible = (args: (Arg | undefined)[]): boolean =>
-  args.every((x) => x === undefined || (!("hostile" in x && x.hostile) && !("rec" in x && !plausible(Object.values(x.rec)))));
+  args.every(
+    (x) => x === undefined || (!("hostile" in x && x.hostile) && !("rec" in x && !plausible(Object.values(x.rec)))),
+  );
 const either = (good: fc.Arbitrary<Arg>, goodWeight = 5): fc.Arbitrary<Arg> =>
   fc.oneof({ weight: goodWeight, arbitrary: good }, { weight: 1, arbitrary: bad });
 
@@ -172,30 +181,54 @@ const text = either(
   fc.oneof(
     { weight: 4, arbitrary: v(fc.string()) },
     { weight: 2, arbitrary: v(fc.string({ unit: "grapheme" })) },
-    { weight: 2, arbitrary: v(fc.constantFrom("a\0b", "it's", 'say "hi"', "'); DROP TABLE pipelines; --", "🚀\u0301", "\\")) },
+    {
+      weight: 2,
+      arbitrary: v(fc.constantFrom("a\0b", "it's", 'say "hi"', "'); DROP TABLE pipelines; --", "🚀\u0301", "\\")),
+    },
     { weight: 1, arbitrary: fc.constantFrom<Arg>({ big: "ascii" }, { big: "unicode" }, { big: "sql" }) },
   ),
 );
 const json = either(
   fc.oneof(
     { weight: 4, arbitrary: v(fc.jsonValue()) },
-    { weight: 1, arbitrary: v(fc.constantFrom({ a: -0 }, [-0, 1e308, 5e-324], { __proto__: null, x: 1 }, { "a\0b": "c\0d" }, "str", 0, false)) },
+    {
+      weight: 1,
+      arbitrary: v(
+        fc.constantFrom({ a: -0 }, [-0, 1e308, 5e-324], { __proto__: null, x: 1 }, { "a\0b": "c\0d" }, "str", 0, false),
+      ),
+    },
   ),
   3,
 );
 const time = either(
   fc.oneof(
     v(fc.date({ noInvalidDate: true })),
-    v(fc.date({ noInvalidDate: true, min: new Date("1000-01-01"), max: new Date("9999-12-31") }).map((d) => d.toISOString())),
-    v(fc.constantFrom("2024-01-01", "2024-01-01T10:00", "2024-01-01 10:00:00", "2024-01-01T10:00:00.123456+02:00", "2024-02-30")),
+    v(
+      fc
+        .date({ noInvalidDate: true, min: new Date("1000-01-01"), max: new Date("9999-12-31") })
+        .map((d) => d.toISOString()),
+    ),
+    v(
+      fc.constantFrom(
+        "2024-01-01",
+        "2024-01-01T10:00",
+        "2024-01-01 10:00:00",
+        "2024-01-01T10:00:00.123456+02:00",
+        "2024-02-30",
+      ),
+    ),
   ),
 );
-const duration = either(v(fc.oneof(fc.double({ min: 0, max: 1e9, noNaN: true }), fc.constantFrom(0, -0, 1e308, 5e-324))));
+const duration = either(
+  v(fc.oneof(fc.double({ min: 0, max: 1e9, noNaN: true }), fc.constantFrom(0, -0, 1e308, 5e-324))),
+);
 /** An optional trailing argument: absent, or given. */
 const opt = (a: fc.Arbitrary<Arg>) => fc.option(a, { nil: undefined, freq: 3 });
 
 function record(model: Record<string, fc.Arbitrary<Arg>>, required: string[]): fc.Arbitrary<Arg> {
-  const strict = fc.record(model, { requiredKeys: required as never[] }).map((r): Arg => ({ rec: r as Record<string, Arg> }));
+  const strict = fc
+    .record(model, { requiredKeys: required as never[] })
+    .map((r): Arg => ({ rec: r as Record<string, Arg> }));
   const loose = fc.record(model, { requiredKeys: [] }).map((r): Arg => ({ rec: r as Record<string, Arg> }));
   return fc.oneof({ weight: 6, arbitrary: strict }, { weight: 1, arbitrary: loose }, { weight: 1, arbitrary: bad });
 }
@@ -279,13 +312,15 @@ function diff(before: Dump, after: Dump): Record<string, Diff> {
 /** Only `table` changed, and only as described. */
 function expectOnly(c: Ctx, table: Table, expected: { added?: unknown[]; changed?: unknown[]; columns?: string[] }) {
   const d = diff(c.before, c.after);
-  for (const t of Object.keys(d)) if (t !== table) throw new Error(`unexpected change in ${t}: ${JSON.stringify([...d[t]!.changed], replacer)}`);
+  for (const t of Object.keys(d))
+    if (t !== table) throw new Error(`unexpected change in ${t}: ${JSON.stringify([...d[t]!.changed], replacer)}`);
   const td = d[table] ?? { added: [], removed: [], changed: new Map() };
   expect(td.removed).toEqual([]);
   expect(td.added).toEqual(expected.added ?? []);
   for (const [id, cols] of td.changed) {
     expect(expected.changed ?? [], `row ${String(id)} of ${table} changed`).toContain(id);
-    if (expected.columns) for (const col of cols) expect(expected.columns, `column ${col} of ${table} changed`).toContain(col);
+    if (expected.columns)
+      for (const col of cols) expect(expected.columns, `column ${col} of ${table} changed`).toContain(col);
   }
 }
 
@@ -325,7 +360,11 @@ const expectNow = (actual: unknown, c: Ctx) => {
 
 /** The duration the package computes from a start time (ms or null) and an end time. */
 const computed = (startMs: unknown, endMs: number, clampAtZero: boolean) =>
-  startMs === null || startMs === undefined ? null : clampAtZero ? Math.max(0, (endMs - Number(startMs)) / 1000) : (endMs - Number(startMs)) / 1000;
+  startMs === null || startMs === undefined
+    ? null
+    : clampAtZero
+      ? Math.max(0, (endMs - Number(startMs)) / 1000)
+      : (endMs - Number(startMs)) / 1000;
 
 const setter = (
   name: string,
@@ -405,7 +444,9 @@ const METHODS: Method[] = [
     run: (r) => r.experiments.getCurrent(),
     verify(c) {
       const running = c.before.experiments!.filter((r) => r.status === "running").map((r) => Number(r.experiment_id));
-      expect((c.result as { experimentId: number } | null)?.experimentId ?? null).toBe(running.length ? Math.max(...running) : null);
+      expect((c.result as { experimentId: number } | null)?.experimentId ?? null).toBe(
+        running.length ? Math.max(...running) : null,
+      );
     },
   },
   {
@@ -414,7 +455,9 @@ const METHODS: Method[] = [
     run: (r, a) => r.experiments.getByName(a[0] as string),
     verify(c) {
       const ids = c.before.experiments!.filter((r) => r.experiment_name === c.a[0]).map((r) => Number(r.experiment_id));
-      expect((c.result as { experimentId: number } | null)?.experimentId ?? null).toBe(ids.length ? Math.max(...ids) : null);
+      expect((c.result as { experimentId: number } | null)?.experimentId ?? null).toBe(
+        ids.length ? Math.max(...ids) : null,
+      );
     },
   },
   {
@@ -489,7 +532,12 @@ const METHODS: Method[] = [
       }
       expectOnly(c, "contexts", { added: [c.result] });
       const row = await c.db.contexts.get(c.result as number);
-      expect(row).toMatchObject({ contextId: c.result, contextHash: i.contextHash, status: i.status ?? "pending", error: null });
+      expect(row).toMatchObject({
+        contextId: c.result,
+        contextHash: i.contextHash,
+        status: i.status ?? "pending",
+        error: null,
+      });
       expect(row!.ragConfig).toEqual(jsonNorm(i.ragConfig));
       expect(row!.promptConfig).toEqual(jsonNorm(i.promptConfig));
       expect((await c.db.contexts.getByHash(i.contextHash as string))?.contextId).toBe(c.result);
@@ -540,12 +588,18 @@ const METHODS: Method[] = [
     "contexts.setEndTime",
     "contexts",
     tupleOf(idOf("contexts"), time, opt(duration)),
-    (r, a) => (a.length > 2 && a[2] !== undefined ? r.contexts.setEndTime(a[0] as number, a[1] as never, a[2] as number) : r.contexts.setEndTime(a[0] as number, a[1] as never)),
+    (r, a) =>
+      a.length > 2 && a[2] !== undefined
+        ? r.contexts.setEndTime(a[0] as number, a[1] as never, a[2] as number)
+        : r.contexts.setEndTime(a[0] as number, a[1] as never),
     ["completed_at", "duration_seconds"],
     (row, c) => {
       expectTime(row.completedAt, c.a[1]);
       const start = rowOf(c.before, "contexts", c.a[0])!.started_at;
-      expectCloseOrNull(row.durationSeconds, c.a[2] !== undefined ? (z(c.a[2]) as number) : computed(start, ms(c.a[1]), false));
+      expectCloseOrNull(
+        row.durationSeconds,
+        c.a[2] !== undefined ? (z(c.a[2]) as number) : computed(start, ms(c.a[1]), false),
+      );
     },
     (r, id) => r.contexts.get(id),
   ),
@@ -570,7 +624,12 @@ const METHODS: Method[] = [
           pipelineType: text,
           modelConfig: json,
           samplingParams: json,
-          contextId: either(fc.oneof(fc.nat({ max: 9 }).map((i): Arg => ({ ref: "contexts", i })), v(fc.constant(null)))),
+          contextId: either(
+            fc.oneof(
+              fc.nat({ max: 9 }).map((i): Arg => ({ ref: "contexts", i })),
+              v(fc.constant(null)),
+            ),
+          ),
           status: status(PIPELINE_STATUSES),
         },
         ["experimentId", "pipelineName", "pipelineType", "modelConfig", "samplingParams"],
@@ -633,7 +692,14 @@ const METHODS: Method[] = [
   setter(
     "pipelines.setProgress",
     "pipelines",
-    tupleOf(idOf("pipelines"), record({ currentShardId: count, shardsCompleted: count, totalSamplesProcessed: count }, ["currentShardId", "shardsCompleted", "totalSamplesProcessed"])),
+    tupleOf(
+      idOf("pipelines"),
+      record({ currentShardId: count, shardsCompleted: count, totalSamplesProcessed: count }, [
+        "currentShardId",
+        "shardsCompleted",
+        "totalSamplesProcessed",
+      ]),
+    ),
     (r, a) => r.pipelines.setProgress(a[0] as number, a[1] as never),
     ["current_shard_id", "shards_completed", "total_samples_processed"],
     (row, c) => {
@@ -652,18 +718,27 @@ const METHODS: Method[] = [
       tupleOf(idOf("pipelines"), record({ shards: smallCount, samples: count, currentShardId: smallCount }, [])),
       tupleOf(idOf("pipelines")),
     ),
-    run: (r, a) => (a.length > 1 ? r.pipelines.advanceProgress(a[0] as number, a[1] as never) : r.pipelines.advanceProgress(a[0] as number)),
+    run: (r, a) =>
+      a.length > 1
+        ? r.pipelines.advanceProgress(a[0] as number, a[1] as never)
+        : r.pipelines.advanceProgress(a[0] as number),
     target: { table: "pipelines", arg: 0 },
     async verify(c) {
       const id = c.a[0] as number;
       const d = (c.a[1] ?? {}) as Record<string, unknown>;
       const before = rowOf(c.before, "pipelines", id)!;
-      expectOnly(c, "pipelines", { changed: [id], columns: ["current_shard_id", "shards_completed", "total_samples_processed"] });
+      expectOnly(c, "pipelines", {
+        changed: [id],
+        columns: ["current_shard_id", "shards_completed", "total_samples_processed"],
+      });
       const row = (await c.db.pipelines.get(id))!;
       expect(row.shardsCompleted).toBe(Number(before.shards_completed) + Number(z(d.shards ?? 1)));
       expect(row.totalSamplesProcessed).toBe(Number(before.total_samples_processed) + Number(z(d.samples ?? 0)));
       expect(row.currentShardId).toBe(d.currentShardId === undefined ? before.current_shard_id : z(d.currentShardId));
-      expect(c.result).toEqual({ shardsCompleted: row.shardsCompleted, totalSamplesProcessed: row.totalSamplesProcessed });
+      expect(c.result).toEqual({
+        shardsCompleted: row.shardsCompleted,
+        totalSamplesProcessed: row.totalSamplesProcessed,
+      });
     },
   },
   setter(
@@ -724,7 +799,9 @@ const METHODS: Method[] = [
     args: tupleOf(idOf("experiments")),
     run: (r, a) => r.actorTasks.listRunning(a[0] as number),
     verify(c) {
-      const ids = c.before.actor_tasks!.filter((r) => r.experiment_id === c.a[0] && r.status === "in_progress").map((r) => r.task_id);
+      const ids = c.before
+        .actor_tasks!.filter((r) => r.experiment_id === c.a[0] && r.status === "in_progress")
+        .map((r) => r.task_id);
       expect((c.result as { taskId: number }[]).map((t) => t.taskId)).toEqual(ids);
     },
   },
@@ -760,12 +837,18 @@ const METHODS: Method[] = [
     "actorTasks.setEndTime",
     "actor_tasks",
     tupleOf(idOf("actor_tasks"), time, opt(duration)),
-    (r, a) => (a.length > 2 && a[2] !== undefined ? r.actorTasks.setEndTime(a[0] as number, a[1] as never, a[2] as number) : r.actorTasks.setEndTime(a[0] as number, a[1] as never)),
+    (r, a) =>
+      a.length > 2 && a[2] !== undefined
+        ? r.actorTasks.setEndTime(a[0] as number, a[1] as never, a[2] as number)
+        : r.actorTasks.setEndTime(a[0] as number, a[1] as never),
     ["completed_at", "duration_seconds"],
     (row, c) => {
       expectTime(row.completedAt, c.a[1]);
       const start = rowOf(c.before, "actor_tasks", c.a[0])!.started_at;
-      expectCloseOrNull(row.durationSeconds, c.a[2] !== undefined ? (z(c.a[2]) as number) : computed(start, ms(c.a[1]), true));
+      expectCloseOrNull(
+        row.durationSeconds,
+        c.a[2] !== undefined ? (z(c.a[2]) as number) : computed(start, ms(c.a[1]), true),
+      );
     },
     (r, id) => r.actorTasks.get(id),
   ),
@@ -783,7 +866,8 @@ const METHODS: Method[] = [
       "actorTasks.start",
       "actor_tasks",
       tupleOf(idOf("actor_tasks"), opt(time)),
-      (r, a) => (a[1] === undefined ? r.actorTasks.start(a[0] as number) : r.actorTasks.start(a[0] as number, a[1] as never)),
+      (r, a) =>
+        a[1] === undefined ? r.actorTasks.start(a[0] as number) : r.actorTasks.start(a[0] as number, a[1] as never),
       ["status", "started_at"],
       (row, c) => {
         expect(row.status).toBe("in_progress");
@@ -799,7 +883,10 @@ const METHODS: Method[] = [
       "actorTasks.complete",
       "actor_tasks",
       tupleOf(idOf("actor_tasks"), opt(time)),
-      (r, a) => (a[1] === undefined ? r.actorTasks.complete(a[0] as number) : r.actorTasks.complete(a[0] as number, a[1] as never)),
+      (r, a) =>
+        a[1] === undefined
+          ? r.actorTasks.complete(a[0] as number)
+          : r.actorTasks.complete(a[0] as number, a[1] as never),
       ["status", "completed_at", "duration_seconds"],
       (row, c) => {
         expect(row.status).toBe("completed");
@@ -817,7 +904,10 @@ const METHODS: Method[] = [
       "actorTasks.fail",
       "actor_tasks",
       tupleOf(idOf("actor_tasks"), text, opt(time)),
-      (r, a) => (a[2] === undefined ? r.actorTasks.fail(a[0] as number, a[1] as string) : r.actorTasks.fail(a[0] as number, a[1] as string, a[2] as never)),
+      (r, a) =>
+        a[2] === undefined
+          ? r.actorTasks.fail(a[0] as number, a[1] as string)
+          : r.actorTasks.fail(a[0] as number, a[1] as string, a[2] as never),
       ["status", "error_message", "completed_at", "duration_seconds"],
       (row, c) => {
         expect(row.status).toBe("failed");
@@ -834,9 +924,14 @@ const METHODS: Method[] = [
   {
     name: "actorTasks.claimNext",
     args: tupleOf(idOf("experiments"), smallCount, opt(time)),
-    run: (r, a) => (a[2] === undefined ? r.actorTasks.claimNext(a[0] as number, a[1] as number) : r.actorTasks.claimNext(a[0] as number, a[1] as number, a[2] as never)),
+    run: (r, a) =>
+      a[2] === undefined
+        ? r.actorTasks.claimNext(a[0] as number, a[1] as number)
+        : r.actorTasks.claimNext(a[0] as number, a[1] as number, a[2] as never),
     async verify(c) {
-      const scheduled = c.before.actor_tasks!.filter((r) => r.experiment_id === c.a[0] && r.status === "scheduled").map((r) => Number(r.task_id));
+      const scheduled = c.before
+        .actor_tasks!.filter((r) => r.experiment_id === c.a[0] && r.status === "scheduled")
+        .map((r) => Number(r.task_id));
       if (!scheduled.length) {
         expect(c.result).toBeNull();
         expect(diff(c.before, c.after)).toEqual({});
@@ -859,7 +954,12 @@ const METHODS: Method[] = [
       record(
         {
           operation: status(IC_OPERATIONS),
-          pipelineId: either(fc.oneof(fc.nat({ max: 9 }).map((i): Arg => ({ ref: "pipelines", i })), v(fc.constant(null)))),
+          pipelineId: either(
+            fc.oneof(
+              fc.nat({ max: 9 }).map((i): Arg => ({ ref: "pipelines", i })),
+              v(fc.constant(null)),
+            ),
+          ),
           requestData: json,
         },
         ["operation"],
@@ -870,7 +970,14 @@ const METHODS: Method[] = [
       const i = c.a[0] as Record<string, unknown>;
       expectOnly(c, "interactive_control", { added: [c.result] });
       const row = await c.db.icOperations.get(c.result as number);
-      expect(row).toMatchObject({ icId: c.result, operation: i.operation, pipelineId: i.pipelineId ?? null, status: "pending", error: null, processedAt: null });
+      expect(row).toMatchObject({
+        icId: c.result,
+        operation: i.operation,
+        pipelineId: i.pipelineId ?? null,
+        status: "pending",
+        error: null,
+        processedAt: null,
+      });
       expect(row!.requestData).toEqual(jsonNorm(i.requestData));
       expect(i.operation === "clone" || (i.pipelineId !== null && i.pipelineId !== undefined)).toBe(true);
     },
@@ -882,7 +989,10 @@ const METHODS: Method[] = [
     verify(c) {
       const raw = rowOf(c.before, "interactive_control", c.a[0]);
       if (!raw) expect(c.result).toBeNull();
-      else expect((c.result as { requestData: unknown }).requestData).toEqual(raw.request_data === null ? null : JSON.parse(raw.request_data as string));
+      else
+        expect((c.result as { requestData: unknown }).requestData).toEqual(
+          raw.request_data === null ? null : JSON.parse(raw.request_data as string),
+        );
     },
   },
   {
@@ -923,11 +1033,16 @@ const METHODS: Method[] = [
     "icOperations.setStatus",
     "interactive_control",
     tupleOf(idOf("interactive_control"), status(IC_STATUSES), opt(text)),
-    (r, a) => (a[2] === undefined ? r.icOperations.setStatus(a[0] as number, a[1] as never) : r.icOperations.setStatus(a[0] as number, a[1] as never, a[2] as string)),
+    (r, a) =>
+      a[2] === undefined
+        ? r.icOperations.setStatus(a[0] as number, a[1] as never)
+        : r.icOperations.setStatus(a[0] as number, a[1] as never, a[2] as string),
     ["status", "error", "processed_at"],
     (row, c) => {
       expect(row.status).toBe(c.a[1]);
-      expect(row.error).toBe(c.a[2] === undefined ? (rowOf(c.before, "interactive_control", c.a[0])!.error ?? null) : c.a[2]);
+      expect(row.error).toBe(
+        c.a[2] === undefined ? (rowOf(c.before, "interactive_control", c.a[0])!.error ?? null) : c.a[2],
+      );
       expectNow(row.processedAt, c);
     },
     (r, id) => r.icOperations.get(id),
@@ -943,8 +1058,14 @@ const DB_METHODS: Method[] = [
     verify(c) {
       const d = diff(c.before, c.after);
       const n = (t: string) => d[t]?.changed.size ?? 0;
-      expect(c.result).toEqual({ actorTasks: n("actor_tasks"), pipelines: n("pipelines"), contexts: n("contexts"), icOperations: n("interactive_control") });
-      const unfinished = (t: Table, set: string[]) => c.before[t]!.filter((r) => set.includes(r.status as string)).length;
+      expect(c.result).toEqual({
+        actorTasks: n("actor_tasks"),
+        pipelines: n("pipelines"),
+        contexts: n("contexts"),
+        icOperations: n("interactive_control"),
+      });
+      const unfinished = (t: Table, set: string[]) =>
+        c.before[t]!.filter((r) => set.includes(r.status as string)).length;
       expect(c.result).toEqual({
         actorTasks: unfinished("actor_tasks", ["scheduled", "in_progress"]),
         pipelines: unfinished("pipelines", ["new", "ongoing"]),
@@ -957,7 +1078,10 @@ const DB_METHODS: Method[] = [
   {
     name: "resetAllTables",
     // Valid shapes only here; a non-boolean flag is its own test below.
-    args: fc.oneof(tupleOf(), tupleOf(v(fc.constantFrom({}, { experiments: true }, { experiments: false }, { experiments: undefined })))),
+    args: fc.oneof(
+      tupleOf(),
+      tupleOf(v(fc.constantFrom({}, { experiments: true }, { experiments: false }, { experiments: undefined }))),
+    ),
     run: (r, a) => (a.length ? (r as RFDatabase).resetAllTables(a[0] as never) : (r as RFDatabase).resetAllTables()),
     verify(c) {
       for (const t of ["contexts", "pipelines", "actor_tasks", "interactive_control"]) expect(c.after[t]).toEqual([]);
@@ -970,15 +1094,29 @@ const DB_METHODS: Method[] = [
 // ---------------------------------------------------------------------------------------------
 // calls
 
-type Call = { m: string; args: (Arg | undefined)[] } | { m: "transaction"; body: { m: string; args: (Arg | undefined)[] }[]; end: "return" | "throw" } | { m: "transaction"; fn: Arg };
+type Call =
+  | { m: string; args: (Arg | undefined)[] }
+  | { m: "transaction"; body: { m: string; args: (Arg | undefined)[] }[]; end: "return" | "throw" }
+  | { m: "transaction"; fn: Arg };
 
 const repoCall = fc.oneof(...METHODS.map((m) => m.args.map((args) => ({ m: m.name, args }))));
 const dbCall = fc.oneof(...DB_METHODS.map((m) => m.args.map((args) => ({ m: m.name, args }))));
 const txCall = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ m: fc.constant("transaction" as const), body: fc.array(repoCall, { maxLength: 4 }), end: fc.constantFrom<"return" | "throw">("return", "throw") }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      m: fc.constant("transaction" as const),
+      body: fc.array(repoCall, { maxLength: 4 }),
+      end: fc.constantFrom<"return" | "throw">("return", "throw"),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ m: fc.constant("transaction" as const), fn: bad }) },
 );
-const anyCall: fc.Arbitrary<Call> = fc.oneof({ weight: 30, arbitrary: repoCall }, { weight: 1, arbitrary: dbCall }, { weight: 3, arbitrary: txCall });
+const anyCall: fc.Arbitrary<Call> = fc.oneof(
+  { weight: 30, arbitrary: repoCall },
+  { weight: 1, arbitrary: dbCall },
+  { weight: 3, arbitrary: txCall },
+);
 
 /**
  * While a bug pinned in "fuzz findings, pinned" (below) is open, set this to
@@ -991,7 +1129,9 @@ const EXCLUDE_PINNED = false;
 
 function hitsPinnedBug(a: unknown[]): boolean {
   const nul = (x: unknown) => typeof x === "string" && x.includes("\0");
-  return a.some((x) => nul(x) || (x !== null && typeof x === "object" && !Array.isArray(x) && Object.values(x).some(nul)));
+  return a.some(
+    (x) => nul(x) || (x !== null && typeof x === "object" && !Array.isArray(x) && Object.values(x).some(nul)),
+  );
 }
 
 const BY_NAME = new Map([...METHODS, ...DB_METHODS].map((m) => [m.name, m]));
@@ -1032,7 +1172,8 @@ async function checkCall(db: RFDatabase, call: Call, stats: Stats): Promise<void
     stats.skipped++;
     return;
   }
-  if (args.some((x) => x && ("big" in x || ("rec" in x && Object.values(x.rec).some((y) => "big" in y))))) stats.bigStrings++;
+  if (args.some((x) => x && ("big" in x || ("rec" in x && Object.values(x.rec).some((y) => "big" in y)))))
+    stats.bigStrings++;
   const started = Date.now();
   let result: unknown;
   let error: unknown;
@@ -1052,13 +1193,19 @@ async function checkCall(db: RFDatabase, call: Call, stats: Stats): Promise<void
     stats.typed[(error as Error).constructor.name] = (stats.typed[(error as Error).constructor.name] ?? 0) + 1;
     if (error instanceof ValidationError && plausible(args)) {
       // Refusals of plausible arguments, by message shape (for the report: they should all be deliberate).
-      const shape = `${m.name}: ${(error as Error).message.replace(/got .*$/, "got …").replace(/\d+/g, "N").slice(0, 120)}`;
+      const shape = `${m.name}: ${(error as Error).message
+        .replace(/got .*$/, "got …")
+        .replace(/\d+/g, "N")
+        .slice(0, 120)}`;
       stats.plausibleRefused[shape] = (stats.plausibleRefused[shape] ?? 0) + 1;
     }
     expect(after, `${label} failed (${describeError(error)}) but changed the database`).toEqual(before);
     // The error is about the right thing.
     if (error instanceof NotFoundError && m.target && typeof a[m.target.arg] === "number") {
-      expect(rowOf(before, m.target.table, a[m.target.arg]), `${label}: NotFoundError for an existing row`).toBeUndefined();
+      expect(
+        rowOf(before, m.target.table, a[m.target.arg]),
+        `${label}: NotFoundError for an existing row`,
+      ).toBeUndefined();
     }
     if (error instanceof InvalidTransitionError && m.from) {
       const row = rowOf(before, "actor_tasks", a[0]);
@@ -1073,7 +1220,11 @@ async function checkCall(db: RFDatabase, call: Call, stats: Stats): Promise<void
   try {
     if (m.verify === null) expect(after).toEqual(before);
     else await m.verify(ctx);
-    if (!m.name.includes(".create") && !m.name.startsWith("reset") && !/\.(set|start|complete|fail|claimNext|advanceProgress)/.test(m.name)) {
+    if (
+      !m.name.includes(".create") &&
+      !m.name.startsWith("reset") &&
+      !/\.(set|start|complete|fail|claimNext|advanceProgress)/.test(m.name)
+    ) {
       expect(after, `${label} is a read but changed the database`).toEqual(before);
     }
   } catch (err) {
@@ -1083,7 +1234,12 @@ async function checkCall(db: RFDatabase, call: Call, stats: Stats): Promise<void
 
 class Sentinel extends Error {}
 
-async function checkTransaction(db: RFDatabase, call: Extract<Call, { m: "transaction" }>, before: Dump, stats: Stats): Promise<void> {
+async function checkTransaction(
+  db: RFDatabase,
+  call: Extract<Call, { m: "transaction" }>,
+  before: Dump,
+  stats: Stats,
+): Promise<void> {
   if ("fn" in call) {
     const fn = resolve(call.fn, before);
     if (EXCLUDE_PINNED && typeof fn !== "function") {
@@ -1139,7 +1295,9 @@ async function checkTransaction(db: RFDatabase, call: Extract<Call, { m: "transa
   }
   stats.transactions.rolledBack++;
   // Whatever the callback threw comes out as it was, and nothing of it stays.
-  expect(error, `transaction rejected with ${describeError(error)} instead of what its callback threw`).toBe(innerError ?? sentinel);
+  expect(error, `transaction rejected with ${describeError(error)} instead of what its callback threw`).toBe(
+    innerError ?? sentinel,
+  );
   expect(after, "a rolled-back transaction changed the database").toEqual(before);
 }
 
@@ -1152,15 +1310,45 @@ async function resetAndSeed(db: RFDatabase): Promise<void> {
     "write",
   );
   const e1 = await db.experiments.create({ experimentName: "seed-a", numActors: 2, numShards: 4 });
-  const e2 = await db.experiments.create({ experimentName: "seed-b", numActors: 1, status: "completed", mlflowExperimentId: "m-1" });
+  const e2 = await db.experiments.create({
+    experimentName: "seed-b",
+    numActors: 1,
+    status: "completed",
+    mlflowExperimentId: "m-1",
+  });
   await db.experiments.setError(e2, "old error");
-  const c1 = await db.contexts.create({ contextHash: "seed-ctx-0", ragConfig: { k: 5, chunks: [1, 2] }, promptConfig: "p" });
+  const c1 = await db.contexts.create({
+    contextHash: "seed-ctx-0",
+    ragConfig: { k: 5, chunks: [1, 2] },
+    promptConfig: "p",
+  });
   const c2 = await db.contexts.create({ contextHash: "seed-ctx-1", status: "building" });
   await db.contexts.setStartTime(c2, new Date("2024-05-01T00:00:00Z"));
   void c1;
-  const p1 = await db.pipelines.create({ experimentId: e1, pipelineName: "p1", pipelineType: "vllm", modelConfig: { m: "a" }, samplingParams: { t: 0.7 }, contextId: c1 });
-  const p2 = await db.pipelines.create({ experimentId: e1, pipelineName: "p2", pipelineType: "vllm", modelConfig: [1, "x"], samplingParams: 0, status: "ongoing" });
-  const p3 = await db.pipelines.create({ experimentId: e2, pipelineName: "p3", pipelineType: "hf", modelConfig: {}, samplingParams: {}, status: "completed" });
+  const p1 = await db.pipelines.create({
+    experimentId: e1,
+    pipelineName: "p1",
+    pipelineType: "vllm",
+    modelConfig: { m: "a" },
+    samplingParams: { t: 0.7 },
+    contextId: c1,
+  });
+  const p2 = await db.pipelines.create({
+    experimentId: e1,
+    pipelineName: "p2",
+    pipelineType: "vllm",
+    modelConfig: [1, "x"],
+    samplingParams: 0,
+    status: "ongoing",
+  });
+  const p3 = await db.pipelines.create({
+    experimentId: e2,
+    pipelineName: "p3",
+    pipelineType: "hf",
+    modelConfig: {},
+    samplingParams: {},
+    status: "completed",
+  });
   const t1 = await db.actorTasks.create({ experimentId: e1, pipelineId: p1, actorId: 0, shardId: 0 });
   const t2 = await db.actorTasks.create({ experimentId: e1, pipelineId: p1, actorId: 1, shardId: 1 });
   await db.actorTasks.start(t2, new Date("2024-05-01T00:00:00Z"));
@@ -1186,76 +1374,105 @@ describe.each(["memory", "file"] as const)(`fuzz on %s: ${RUNS} runs${HEAVY ? " 
     await db?.close();
   });
 
-  it("every call either reads back exactly or throws a typed error and changes nothing", async () => {
-    const stats: Stats = { plausibleRefused: {}, calls: 0, skipped: 0, ok: 0, typed: {}, byMethod: {}, bigStrings: 0, transactions: { committed: 0, rolledBack: 0, badFn: 0 } };
-    const t0 = performance.now();
-    let failure: string | undefined;
-    try {
-      await fc.assert(
-        fc.asyncProperty(fc.array(anyCall, { minLength: 1, maxLength: 12 }), async (calls) => {
-          await resetAndSeed(db);
-          for (const call of calls) await checkCall(db, call, stats);
-        }),
-        { numRuns: RUNS, seed: SEED, endOnFailure: !HEAVY, interruptAfterTimeLimit: size(40_000, 1_500_000) },
-      );
-    } catch (err) {
-      failure = (err as Error).message.split("\n").slice(0, 6).join(" ");
-      throw err;
-    } finally {
-      report("fuzz", {
-        backend,
-        runs: RUNS,
-        callsTried: stats.calls,
-        succeeded: stats.ok,
-        skippedPinned: stats.skipped,
-        typedErrors: stats.typed,
-        untypedErrors: failure?.includes("untyped") ? 1 : 0,
-        bigStringCalls: stats.bigStrings,
-        transactions: stats.transactions,
-        methodsCovered: Object.keys(stats.byMethod).length,
-        plausibleArgsRefused: process.env.RF_FUZZ_DETAIL ? stats.plausibleRefused : Object.values(stats.plausibleRefused).reduce((a, b) => a + b, 0),
-        methodsTotal: METHODS.length + DB_METHODS.length,
-        ms: Math.round(performance.now() - t0),
-        failure: failure?.slice(0, 600),
-      });
-    }
-  }, size(60_000, 1_800_000));
+  it(
+    "every call either reads back exactly or throws a typed error and changes nothing",
+    async () => {
+      const stats: Stats = {
+        plausibleRefused: {},
+        calls: 0,
+        skipped: 0,
+        ok: 0,
+        typed: {},
+        byMethod: {},
+        bigStrings: 0,
+        transactions: { committed: 0, rolledBack: 0, badFn: 0 },
+      };
+      const t0 = performance.now();
+      let failure: string | undefined;
+      try {
+        await fc.assert(
+          fc.asyncProperty(fc.array(anyCall, { minLength: 1, maxLength: 12 }), async (calls) => {
+            await resetAndSeed(db);
+            for (const call of calls) await checkCall(db, call, stats);
+          }),
+          { numRuns: RUNS, seed: SEED, endOnFailure: !HEAVY, interruptAfterTimeLimit: size(40_000, 1_500_000) },
+        );
+      } catch (err) {
+        failure = (err as Error).message.split("\n").slice(0, 6).join(" ");
+        throw err;
+      } finally {
+        report("fuzz", {
+          backend,
+          runs: RUNS,
+          callsTried: stats.calls,
+          succeeded: stats.ok,
+          skippedPinned: stats.skipped,
+          typedErrors: stats.typed,
+          untypedErrors: failure?.includes("untyped") ? 1 : 0,
+          bigStringCalls: stats.bigStrings,
+          transactions: stats.transactions,
+          methodsCovered: Object.keys(stats.byMethod).length,
+          plausibleArgsRefused: process.env.RF_FUZZ_DETAIL
+            ? stats.plausibleRefused
+            : Object.values(stats.plausibleRefused).reduce((a, b) => a + b, 0),
+          methodsTotal: METHODS.length + DB_METHODS.length,
+          ms: Math.round(performance.now() - t0),
+          failure: failure?.slice(0, 600),
+        });
+      }
+    },
+    size(60_000, 1_800_000),
+  );
 });
 
 describe("fuzz findings, pinned", () => {
-  it.each(["memory", "file"] as const)("a text argument containing U+0000 reads back whole or is refused (%s)", async (backend) => {
-    const db = await RFDatabase.open({ url: backend === "memory" ? ":memory:" : `file:${join(tempDir(), "nul.db")}` });
-    try {
-      const outcomes: string[] = [];
-      const attempt = async (what: string, write: () => Promise<unknown>, read: () => Promise<unknown>, expected: unknown) => {
-        const err = await write().then(
-          () => undefined,
-          (e: unknown) => e,
+  it.each(["memory", "file"] as const)(
+    "a text argument containing U+0000 reads back whole or is refused (%s)",
+    async (backend) => {
+      const db = await RFDatabase.open({
+        url: backend === "memory" ? ":memory:" : `file:${join(tempDir(), "nul.db")}`,
+      });
+      try {
+        const outcomes: string[] = [];
+        const attempt = async (
+          what: string,
+          write: () => Promise<unknown>,
+          read: () => Promise<unknown>,
+          expected: unknown,
+        ) => {
+          const err = await write().then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          if (err) {
+            expect(err, what).toBeInstanceOf(ValidationError);
+            outcomes.push(`${what}: refused`);
+            return;
+          }
+          const got = await read();
+          outcomes.push(`${what}: read back ${JSON.stringify(got)}`);
+          expect(got, what).toEqual(expected);
+        };
+        const e = await db.experiments.create({ experimentName: "nul", numActors: 1 });
+        await attempt(
+          "experiments.setError",
+          () => db.experiments.setError(e, "a\0b"),
+          () => db.experiments.getError(e),
+          "a\0b",
         );
-        if (err) {
-          expect(err, what).toBeInstanceOf(ValidationError);
-          outcomes.push(`${what}: refused`);
-          return;
-        }
-        const got = await read();
-        outcomes.push(`${what}: read back ${JSON.stringify(got)}`);
-        expect(got, what).toEqual(expected);
-      };
-      const e = await db.experiments.create({ experimentName: "nul", numActors: 1 });
-      await attempt("experiments.setError", () => db.experiments.setError(e, "a\0b"), () => db.experiments.getError(e), "a\0b");
-      let id: number | undefined;
-      await attempt(
-        "experiments.create",
-        async () => (id = await db.experiments.create({ experimentName: "x\0y", numActors: 1 })),
-        async () => (await db.experiments.get(id!))?.experimentName,
-        "x\0y",
-      );
-      report("fuzz-finding-nul", { backend, outcomes });
-    } finally {
-      await db.close();
-    }
-  });
-
+        let id: number | undefined;
+        await attempt(
+          "experiments.create",
+          async () => (id = await db.experiments.create({ experimentName: "x\0y", numActors: 1 })),
+          async () => (await db.experiments.get(id!))?.experimentName,
+          "x\0y",
+        );
+        report("fuzz-finding-nul", { backend, outcomes });
+      } finally {
+        await db.close();
+      }
+    },
+  );
 
   it("an impossible calendar date is refused, not shifted (2024-02-30 is not 2024-03-01)", async () => {
     const db = await RFDatabase.open({ url: ":memory:" });
@@ -1267,7 +1484,9 @@ describe("fuzz findings, pinned", () => {
           () => undefined,
           (e: unknown) => e,
         );
-        outcomes[t] = err ? (err as Error).constructor.name : `stored ${(await db.contexts.get(ctx))!.startedAt!.toISOString()}`;
+        outcomes[t] = err
+          ? (err as Error).constructor.name
+          : `stored ${(await db.contexts.get(ctx))!.startedAt!.toISOString()}`;
       }
       report("fuzz-finding-dates", { outcomes });
       for (const [t, outcome] of Object.entries(outcomes)) expect(outcome, t).toBe("ValidationError");

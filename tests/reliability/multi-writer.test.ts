@@ -45,7 +45,15 @@ async function runLoad(backend: "file" | "sqld", url: string): Promise<void> {
     }
     const goFile = join(tempDir(), "go");
     const workers = Array.from({ length: WORKERS }, (_, actorId) =>
-      startWorker("lifecycle", { url, experimentId, pipelineIds, lifecycles: LIFECYCLES, actorId, seed: 1000 + actorId, goFile }),
+      startWorker("lifecycle", {
+        url,
+        experimentId,
+        pipelineIds,
+        lifecycles: LIFECYCLES,
+        actorId,
+        seed: 1000 + actorId,
+        goFile,
+      }),
     );
     await Promise.all(workers.map((w) => w.waitFor((m) => m.type === "ready", 60_000)));
     const t0 = performance.now();
@@ -69,12 +77,18 @@ async function runLoad(backend: "file" | "sqld", url: string): Promise<void> {
     const reportedCompleted = results.flatMap((r) => r.completedTaskIds as number[]);
     // Every completion a worker saw acknowledged must be in the database.
     const stored = new Set(
-      (await db.client.execute(`SELECT task_id FROM actor_tasks WHERE experiment_id = ${experimentId} AND status = 'completed'`)).rows.map(
-        (r) => Number(r[0]),
-      ),
+      (
+        await db.client.execute(
+          `SELECT task_id FROM actor_tasks WHERE experiment_id = ${experimentId} AND status = 'completed'`,
+        )
+      ).rows.map((r) => Number(r[0])),
     );
     const ackedButLost = reportedCompleted.filter((id) => !stored.has(id)).length;
-    const notCompleted = await countRows(db.client, "actor_tasks", `experiment_id = ${experimentId} AND status <> 'completed'`);
+    const notCompleted = await countRows(
+      db.client,
+      "actor_tasks",
+      `experiment_id = ${experimentId} AND status <> 'completed'`,
+    );
     let countMismatches = 0;
     for (const p of pipelines) {
       const e = expected.get(p.pipelineId) ?? { shards: 0, samples: 0 };
@@ -100,7 +114,10 @@ async function runLoad(backend: "file" | "sqld", url: string): Promise<void> {
     });
 
     expect(ackedButLost, "acknowledged completions missing from the database").toBe(0);
-    expect(errors.length, `${errors.length} errors reported by workers, e.g. ${JSON.stringify(errors.slice(0, 3))}`).toBe(0);
+    expect(
+      errors.length,
+      `${errors.length} errors reported by workers, e.g. ${JSON.stringify(errors.slice(0, 3))}`,
+    ).toBe(0);
     expect(exits.map((e) => e.code)).toEqual(workers.map(() => 0));
     expect(counts).toEqual({ scheduled: 0, in_progress: 0, completed: WORKERS * LIFECYCLES, failed: 0 });
     expect(reportedCompleted).toHaveLength(WORKERS * LIFECYCLES);
@@ -121,14 +138,22 @@ async function runLoad(backend: "file" | "sqld", url: string): Promise<void> {
 }
 
 describe(`multi-writer: ${WORKERS} processes × ${LIFECYCLES} lifecycles${HEAVY ? " (heavy)" : ""}`, () => {
-  it("on one temp file: no errors, every task completed, exact counter sums", async () => {
-    const url = `file:${join(tempDir(), "multi.db")}`;
-    await runLoad("file", url);
-  }, size(90_000, 900_000));
+  it(
+    "on one temp file: no errors, every task completed, exact counter sums",
+    async () => {
+      const url = `file:${join(tempDir(), "multi.db")}`;
+      await runLoad("file", url);
+    },
+    size(90_000, 900_000),
+  );
 
-  it("through one sqld server: no errors, every task completed, exact counter sums", async () => {
-    const server = await startSqld();
-    servers.push(server);
-    await runLoad("sqld", server.url);
-  }, size(90_000, 900_000));
+  it(
+    "through one sqld server: no errors, every task completed, exact counter sums",
+    async () => {
+      const server = await startSqld();
+      servers.push(server);
+      await runLoad("sqld", server.url);
+    },
+    size(90_000, 900_000),
+  );
 });

@@ -128,9 +128,9 @@ export function startWorker(name: string, args: unknown, options: { env?: Record
       try {
         const m = JSON.parse(line) as unknown;
         if (m && typeof m === "object" && !Array.isArray(m)) messages.push(m as Record<string, unknown>);
-        else out += line + "\n";
+        else out += `${line}\n`;
       } catch {
-        out += line + "\n";
+        out += `${line}\n`;
       }
     }
     notify();
@@ -164,7 +164,11 @@ export function startWorker(name: string, args: unknown, options: { env?: Record
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
           waiters.delete(check);
-          reject(new Error(`worker ${name} (pid ${child.pid}): no matching message within ${timeoutMs} ms\nstderr:\n${err.slice(-4000)}`));
+          reject(
+            new Error(
+              `worker ${name} (pid ${child.pid}): no matching message within ${timeoutMs} ms\nstderr:\n${err.slice(-4000)}`,
+            ),
+          );
         }, timeoutMs);
         const check = () => {
           const m = messages.find(pred);
@@ -311,7 +315,7 @@ export function report(scenario: string, data: Record<string, unknown>): void {
   const line = JSON.stringify({ scenario, mode: HEAVY ? "heavy" : "small", ...data });
   console.log(`[reliability] ${line}`);
   const log = process.env.RF_RELIABILITY_LOG;
-  if (log) appendFileSync(log, line + "\n");
+  if (log) appendFileSync(log, `${line}\n`);
 }
 
 /** A small deterministic PRNG (mulberry32), so a run can be replayed from its printed seed. */

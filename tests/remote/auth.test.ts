@@ -129,7 +129,11 @@ describe("remote auth on sqld with Ed25519 JWT", () => {
       modelConfig: { model: "llama-3-8b" },
       samplingParams: { temperature: 0.7 },
     });
-    expect(await db.experiments.get(experimentId)).toMatchObject({ experimentName: "auth-ok", numShards: 4, status: "running" });
+    expect(await db.experiments.get(experimentId)).toMatchObject({
+      experimentName: "auth-ok",
+      numShards: 4,
+      status: "running",
+    });
     expect((await db.pipelines.list(experimentId)).map((p) => p.pipelineId)).toEqual([pipelineId]);
 
     const again = await open({ url: server.url, authToken: token }); // migrate "auto": check only
@@ -216,7 +220,10 @@ describe("remote auth on sqld with Ed25519 JWT", () => {
     expect(await rw.experiments.get(experimentId)).toMatchObject({ status: "running", error: null });
     expect(await rw.experiments.getByName("ro-write")).toBeNull();
     // and migrating with it is refused the same way
-    const err = await expectAuthError(RFDatabase.open({ url: server.url, authToken: roToken, migrate: true }), /HTTP 403/);
+    const err = await expectAuthError(
+      RFDatabase.open({ url: server.url, authToken: roToken, migrate: true }),
+      /HTTP 403/,
+    );
     expectNoSecret(err, roToken);
   });
 

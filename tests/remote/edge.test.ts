@@ -28,7 +28,7 @@ import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RFDatabase } from "../../src/index";
 import { generateJwtKeyPair, signJwt } from "../support/jwt";
-import { startProxy, type Proxy } from "../support/proxy";
+import { startProxy, type TestProxy } from "../support/proxy";
 import { REPO_ROOT, startSqld, type SqldServer } from "../support/sqld";
 
 const WEB_ENTRY = join(REPO_ROOT, "src", "web.ts");
@@ -37,10 +37,43 @@ const COMPATIBILITY_DATE = "2025-06-01";
 
 /** Node's built-in modules, as an edge bundle must not import them (with or without `node:`). */
 const NODE_BUILTINS = [
-  "assert", "async_hooks", "buffer", "child_process", "cluster", "console", "crypto", "dgram", "diagnostics_channel",
-  "dns", "events", "fs", "fs/promises", "http", "http2", "https", "inspector", "module", "net", "os", "path", "perf_hooks",
-  "process", "querystring", "readline", "stream", "string_decoder", "timers", "tls", "tty", "url", "util", "v8", "vm",
-  "wasi", "worker_threads", "zlib",
+  "assert",
+  "async_hooks",
+  "buffer",
+  "child_process",
+  "cluster",
+  "console",
+  "crypto",
+  "dgram",
+  "diagnostics_channel",
+  "dns",
+  "events",
+  "fs",
+  "fs/promises",
+  "http",
+  "http2",
+  "https",
+  "inspector",
+  "module",
+  "net",
+  "os",
+  "path",
+  "perf_hooks",
+  "process",
+  "querystring",
+  "readline",
+  "stream",
+  "string_decoder",
+  "timers",
+  "tls",
+  "tty",
+  "url",
+  "util",
+  "v8",
+  "vm",
+  "wasi",
+  "worker_threads",
+  "zlib",
 ];
 
 /** Resolves the package's own web entry to the source, as `npm i rf-inferno-db` would to dist/web.js. */
@@ -71,20 +104,35 @@ function expectEdgeClean(name: string, { code, metafile }: { code: string; metaf
   const inputs = Object.keys(metafile.inputs);
   const builtin = new RegExp(`^(node:.*|${NODE_BUILTINS.map((b) => b.replace("/", "\\/")).join("|")})$`);
   const imported = Object.values(metafile.inputs).flatMap((i) => i.imports.map((imp) => imp.path));
-  expect(inputs.filter((p) => p.startsWith("node:") || builtin.test(p)), `${name}: Node built-ins bundled`).toEqual([]);
-  expect(imported.filter((p) => builtin.test(p)), `${name}: Node built-ins imported`).toEqual([]);
+  expect(
+    inputs.filter((p) => p.startsWith("node:") || builtin.test(p)),
+    `${name}: Node built-ins bundled`,
+  ).toEqual([]);
+  expect(
+    imported.filter((p) => builtin.test(p)),
+    `${name}: Node built-ins imported`,
+  ).toEqual([]);
   // a package "browser" field can replace a module by an empty stub: esbuild lists it as "(disabled):…"
-  expect(inputs.filter((p) => p.startsWith("(disabled)")), `${name}: modules stubbed out`).toEqual([]);
+  expect(
+    inputs.filter((p) => p.startsWith("(disabled)")),
+    `${name}: modules stubbed out`,
+  ).toEqual([]);
   // native modules: the libsql binding and its loaders, any .node file, the Node flavour of @libsql/client
   expect(
     inputs.filter((p) =>
-      /node_modules\/(libsql|@libsql\/(linux|darwin|win32)[^/]*|@neon-rs|detect-libc)\/|\.node$|@libsql\/client\/lib-esm\/(node|sqlite3)\.js$/.test(p),
+      /node_modules\/(libsql|@libsql\/(linux|darwin|win32)[^/]*|@neon-rs|detect-libc)\/|\.node$|@libsql\/client\/lib-esm\/(node|sqlite3)\.js$/.test(
+        p,
+      ),
     ),
     `${name}: native modules bundled`,
   ).toEqual([]);
-  expect(inputs.some((p) => p.endsWith("@libsql/client/lib-esm/web.js")), `${name}: uses @libsql/client/web`).toBe(true);
+  expect(
+    inputs.some((p) => p.endsWith("@libsql/client/lib-esm/web.js")),
+    `${name}: uses @libsql/client/web`,
+  ).toBe(true);
   // nothing left to resolve at run time
-  for (const output of Object.values(metafile.outputs)) expect(output.imports, `${name}: unbundled imports`).toEqual([]);
+  for (const output of Object.values(metafile.outputs))
+    expect(output.imports, `${name}: unbundled imports`).toEqual([]);
   // and the text agrees: no import/require of a built-in slipped through as a string
   const names = NODE_BUILTINS.map((b) => b.replace("/", "\\/")).join("|");
   const importOfBuiltin = new RegExp(`(from\\s*|import\\s*\\(\\s*|require\\s*\\(\\s*)["'](node:[\\w/]+|${names})["']`);
@@ -121,15 +169,15 @@ describe("rf-inferno-db/web bundles for the edge", () => {
       logLevel: "silent",
       external: ["libsql"],
     });
-    expect(() => expectEdgeClean("src/index.ts for node", { code: forNode.outputFiles[0]!.text, metafile: forNode.metafile })).toThrow(
-      /Node built-ins/,
-    );
+    expect(() =>
+      expectEdgeClean("src/index.ts for node", { code: forNode.outputFiles[0]!.text, metafile: forNode.metafile }),
+    ).toThrow(/Node built-ins/);
   });
 });
 
 describe("the example worker in workerd (Miniflare) against a loopback sqld", () => {
   let server: SqldServer;
-  let proxy: Proxy;
+  let proxy: TestProxy;
   let token: string;
   let script: string;
   const instances: Miniflare[] = [];
@@ -163,7 +211,11 @@ describe("the example worker in workerd (Miniflare) against a loopback sqld", ()
     return mf;
   }
 
-  async function call(mf: Miniflare, method: string, path: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  async function call(
+    mf: Miniflare,
+    method: string,
+    path: string,
+  ): Promise<{ status: number; body: Record<string, unknown> }> {
     const res = await mf.dispatchFetch(`http://worker.test${path}`, { method });
     const text = await res.text();
     let body: Record<string, unknown>;
@@ -188,8 +240,15 @@ describe("the example worker in workerd (Miniflare) against a loopback sqld", ()
     // from Node: what the worker wrote
     const db = await RFDatabase.open({ url: server.url, authToken: token });
     try {
-      expect(await db.experiments.get(ids.experimentId)).toMatchObject({ experimentName: "edge-run", status: "completed", numShards: 2 });
-      expect(await db.contexts.get(ids.contextId)).toMatchObject({ contextHash: `edge-${ids.experimentId}`, ragConfig: { k: 4 } });
+      expect(await db.experiments.get(ids.experimentId)).toMatchObject({
+        experimentName: "edge-run",
+        status: "completed",
+        numShards: 2,
+      });
+      expect(await db.contexts.get(ids.contextId)).toMatchObject({
+        contextHash: `edge-${ids.experimentId}`,
+        ragConfig: { k: 4 },
+      });
       expect(await db.pipelines.get(ids.pipelineId)).toMatchObject({
         experimentId: ids.experimentId,
         contextId: ids.contextId,
@@ -200,7 +259,12 @@ describe("the example worker in workerd (Miniflare) against a loopback sqld", ()
         modelConfig: { model: "llama-3-8b" },
         samplingParams: { temperature: 0.7 },
       });
-      expect(await db.actorTasks.countByStatus(ids.experimentId)).toEqual({ scheduled: 0, in_progress: 0, completed: 2, failed: 0 });
+      expect(await db.actorTasks.countByStatus(ids.experimentId)).toEqual({
+        scheduled: 0,
+        in_progress: 0,
+        completed: 2,
+        failed: 0,
+      });
       const op = await db.icOperations.get(ids.icId);
       expect(op).toMatchObject({ operation: "stop", pipelineId: ids.pipelineId, status: "completed", error: null });
       expect(op!.processedAt).toBeInstanceOf(Date);
@@ -208,9 +272,15 @@ describe("the example worker in workerd (Miniflare) against a loopback sqld", ()
       // GET /experiments/:id: rows as JSON (dates as ISO strings)
       const status = await call(mf, "GET", `/experiments/${ids.experimentId}`);
       expect(status.status).toBe(200);
-      const body = status.body as { experiment: Record<string, unknown>; pipelines: Array<Record<string, unknown>>; running: unknown[] };
+      const body = status.body as {
+        experiment: Record<string, unknown>;
+        pipelines: Array<Record<string, unknown>>;
+        running: unknown[];
+      };
       expect(body.experiment).toMatchObject({ experimentId: ids.experimentId, status: "completed" });
-      expect(new Date(body.experiment.createdAt as string).getTime()).toBe((await db.experiments.get(ids.experimentId))!.createdAt.getTime());
+      expect(new Date(body.experiment.createdAt as string).getTime()).toBe(
+        (await db.experiments.get(ids.experimentId))!.createdAt.getTime(),
+      );
       expect(body.pipelines.map((p) => [p.pipelineId, p.shardsCompleted])).toEqual([[ids.pipelineId, 2]]);
       expect(body.running).toEqual([]);
       expect((await call(mf, "GET", "/experiments/999999")).status).toBe(404);
@@ -230,7 +300,10 @@ describe("the example worker in workerd (Miniflare) against a loopback sqld", ()
 
   it("(c) a file: or :memory: URL in the worker fails with ConfigError; so does a missing URL", async () => {
     const cases: Array<[Record<string, string>, RegExp]> = [
-      [{ RF_DB_URL: "file:/tmp/rapidfire.db" }, /rf-inferno-db\/web cannot open a file: database: edge runtimes have no local SQLite/],
+      [
+        { RF_DB_URL: "file:/tmp/rapidfire.db" },
+        /rf-inferno-db\/web cannot open a file: database: edge runtimes have no local SQLite/,
+      ],
       [{ RF_DB_URL: ":memory:" }, /cannot open an in-memory database/],
       [{}, /no database URL: rf-inferno-db\/web has no embedded default/],
     ];

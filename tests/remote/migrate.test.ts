@@ -56,20 +56,28 @@ interface Run {
 function run(file: string, args: string[], env: Record<string, string>): Promise<Run> {
   const base = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith("RF_DB_")));
   return new Promise((resolve) => {
-    execFile(file, args, { cwd: REPO_ROOT, env: { ...base, ...env }, timeout: 60_000, encoding: "utf8" }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    execFile(
+      file,
+      args,
+      { cwd: REPO_ROOT, env: { ...base, ...env }, timeout: 60_000, encoding: "utf8" },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
   });
 }
 
-const rfDb = (args: string[], env: Record<string, string> = {}) => run(process.execPath, ["--import", "tsx", CLI, ...args], env);
+const rfDb = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, ["--import", "tsx", CLI, ...args], env);
 const drizzleKitMigrate = (env: Record<string, string>) => run(DRIZZLE_KIT, ["migrate"], env);
 
 async function tables(url: string, authToken?: string): Promise<string[]> {
   const c = createClient({ url, authToken });
   try {
-    const rs = await c.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+    const rs = await c.execute(
+      "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name",
+    );
     return rs.rows.map((r) => String(r.name));
   } finally {
     c.close();
@@ -86,7 +94,14 @@ async function bookkeeping(url: string, authToken?: string): Promise<Array<{ has
   }
 }
 
-const EXPECTED_TABLES = ["__drizzle_migrations", "actor_tasks", "contexts", "experiments", "interactive_control", "pipelines"];
+const EXPECTED_TABLES = [
+  "__drizzle_migrations",
+  "actor_tasks",
+  "contexts",
+  "experiments",
+  "interactive_control",
+  "pipelines",
+];
 const EXPECTED_BOOKKEEPING = MIGRATIONS.map((m) => ({ hash: m.hash, createdAt: m.when }));
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -135,20 +150,23 @@ describe.concurrent("remote migrations", () => {
     },
   );
 
-  it.skipIf(!existsSync(CLI))("rf-db migrate without a valid token: exit 1, one line on stderr, token never printed", async () => {
-    const server = await sqld(true);
-    const wrong = signJwt(generateJwtKeyPair().privateKey);
-    const r = await rfDb(["migrate", "--url", server.url], { RF_DB_AUTH_TOKEN: wrong });
-    expect(r.code, r.stderr).toBe(1);
-    expect(r.stderr.trim().split("\n"), r.stderr).toHaveLength(1);
-    expect(r.stderr).toMatch(/^rf-db: .*refused the credentials/);
-    expect(r.stdout + r.stderr).not.toContain(wrong);
-    const missing = await rfDb(["migrate", "--url", server.url]);
-    expect(missing.code, missing.stderr).toBe(1);
-    // (migrate.ts maps driver errors without the token context, so the message lists the possible causes)
-    expect(missing.stderr).toMatch(/^rf-db: the server refused the credentials \(HTTP 401\)/);
-    expect(await tables(server.url, token)).toEqual([]);
-  });
+  it.skipIf(!existsSync(CLI))(
+    "rf-db migrate without a valid token: exit 1, one line on stderr, token never printed",
+    async () => {
+      const server = await sqld(true);
+      const wrong = signJwt(generateJwtKeyPair().privateKey);
+      const r = await rfDb(["migrate", "--url", server.url], { RF_DB_AUTH_TOKEN: wrong });
+      expect(r.code, r.stderr).toBe(1);
+      expect(r.stderr.trim().split("\n"), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(/^rf-db: .*refused the credentials/);
+      expect(r.stdout + r.stderr).not.toContain(wrong);
+      const missing = await rfDb(["migrate", "--url", server.url]);
+      expect(missing.code, missing.stderr).toBe(1);
+      // (migrate.ts maps driver errors without the token context, so the message lists the possible causes)
+      expect(missing.stderr).toMatch(/^rf-db: the server refused the credentials \(HTTP 401\)/);
+      expect(await tables(server.url, token)).toEqual([]);
+    },
+  );
 
   it("drizzle-kit migrate (drizzle.config.ts, RF_DB_URL / RF_DB_AUTH_TOKEN) migrates another empty sqld; open then only checks", async () => {
     const server = await sqld(true);
@@ -214,15 +232,22 @@ describe.concurrent("remote migrations", () => {
     const server = await sqld(false);
     const c = createClient({ url: server.url });
     try {
-      await c.execute("CREATE TABLE __drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)");
-      await c.execute({ sql: "INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)", args: ["older-migration", MIGRATIONS[0]!.when - 86_400_000] });
+      await c.execute(
+        "CREATE TABLE __drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)",
+      );
+      await c.execute({
+        sql: "INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)",
+        args: ["older-migration", MIGRATIONS[0]!.when - 86_400_000],
+      });
     } finally {
       c.close();
     }
     const err = await rejection(RFDatabase.open({ url: server.url }));
     expect(err).toBeInstanceOf(SchemaVersionError);
     expect((err as SchemaVersionError).state).toBe("behind");
-    expect((err as Error).message).toMatch(new RegExp(`${MIGRATIONS.length} pending migration\\(s\\): ${MIGRATIONS.map((m) => m.tag).join(", ")}`));
+    expect((err as Error).message).toMatch(
+      new RegExp(`${MIGRATIONS.length} pending migration\\(s\\): ${MIGRATIONS.map((m) => m.tag).join(", ")}`),
+    );
     expect((err as Error).message).toContain("rf-db migrate");
     // and migrating brings it up to date
     const db = await open({ url: server.url, migrate: true });
@@ -235,7 +260,10 @@ describe.concurrent("remote migrations", () => {
     const newer = LATEST.when + 86_400_000;
     const c = createClient({ url: server.url });
     try {
-      await c.execute({ sql: "INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)", args: ["from-a-newer-release", newer] });
+      await c.execute({
+        sql: "INSERT INTO __drizzle_migrations (hash, created_at) VALUES (?, ?)",
+        args: ["from-a-newer-release", newer],
+      });
     } finally {
       c.close();
     }

@@ -30,11 +30,11 @@ import {
   ValidationError,
 } from "../../src/index";
 import { actorTasks, experiments, pipelines } from "../../src/schema";
-import { startProxy, type Proxy } from "../support/proxy";
+import { startProxy, type TestProxy } from "../support/proxy";
 import { startSqld, type SqldServer } from "../support/sqld";
 
 let server: SqldServer;
-let proxy: Proxy;
+let proxy: TestProxy;
 let db: RFDatabase;
 
 beforeAll(async () => {
@@ -76,7 +76,12 @@ async function expectCost<T>(n: number, label: string, fn: () => Promise<T>): Pr
 }
 
 /** Asserts that `fn` rejects with `type` after exactly `n` requests. */
-async function expectFailureCost(n: number, label: string, type: abstract new (...args: never[]) => Error, fn: () => Promise<unknown>) {
+async function expectFailureCost(
+  n: number,
+  label: string,
+  type: abstract new (...args: never[]) => Error,
+  fn: () => Promise<unknown>,
+) {
   const r = await cost(fn);
   expect(r.error, `${label} should reject`).toBeInstanceOf(type);
   expect(r.requests, `${label}: HTTP requests`).toBe(n);
@@ -104,7 +109,9 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
 
   it("experiments: every method is one request", async () => {
     const r = "experiments";
-    const id = await one(r, "create", () => db.experiments.create({ experimentName: "rt", numActors: 2, numShards: 4 }));
+    const id = await one(r, "create", () =>
+      db.experiments.create({ experimentName: "rt", numActors: 2, numShards: 4 }),
+    );
     await one(r, "get", () => db.experiments.get(id));
     await one(r, "getCurrent", () => db.experiments.getCurrent());
     await one(r, "getByName", () => db.experiments.getByName("rt"));
@@ -114,11 +121,15 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     expect(await one(r, "getError", () => db.experiments.getError(id))).toBe("oops");
     await one(r, "setNumShards", () => db.experiments.setNumShards(id, 8));
     // failures the database reports: still one request
-    await expectFailureCost(1, "experiments.setStatus(missing)", NotFoundError, () => db.experiments.setStatus(999_999, "failed"));
+    await expectFailureCost(1, "experiments.setStatus(missing)", NotFoundError, () =>
+      db.experiments.setStatus(999_999, "failed"),
+    );
     await expectFailureCost(1, "experiments.getError(missing)", NotFoundError, () => db.experiments.getError(999_999));
     expect(await expectCost(1, "experiments.get(missing)", () => db.experiments.get(999_999))).toBeNull();
     // bad arguments: no request at all
-    await expectFailureCost(0, "experiments.setStatus(bad status)", ValidationError, () => db.experiments.setStatus(id, "bogus" as never));
+    await expectFailureCost(0, "experiments.setStatus(bad status)", ValidationError, () =>
+      db.experiments.setStatus(id, "bogus" as never),
+    );
     await expectFailureCost(0, "experiments.create(negative)", ValidationError, () =>
       db.experiments.create({ experimentName: "x", numActors: -1 }),
     );
@@ -127,7 +138,9 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
   it("contexts: every method is one request (create is one also when the hash exists)", async () => {
     const r = "contexts";
     const id = await one(r, "create", () => db.contexts.create({ contextHash: "rt-hash", ragConfig: { k: 3 } }));
-    expect(await expectCost(1, "contexts.create(existing hash)", () => db.contexts.create({ contextHash: "rt-hash" }))).toBe(id);
+    expect(
+      await expectCost(1, "contexts.create(existing hash)", () => db.contexts.create({ contextHash: "rt-hash" })),
+    ).toBe(id);
     await one(r, "get", () => db.contexts.get(id));
     await one(r, "getByHash", () => db.contexts.getByHash("rt-hash"));
     await one(r, "setStatus", () => db.contexts.setStatus(id, "building"));
@@ -135,28 +148,48 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await one(r, "setEndTime", () => db.contexts.setEndTime(id, new Date())); // duration computed in SQL
     await expectCost(1, "contexts.setEndTime(with duration)", () => db.contexts.setEndTime(id, new Date(), 1.5));
     await one(r, "setError", () => db.contexts.setError(id, "embedding timeout"));
-    await expectFailureCost(1, "contexts.setStatus(missing)", NotFoundError, () => db.contexts.setStatus(999_999, "ready"));
+    await expectFailureCost(1, "contexts.setStatus(missing)", NotFoundError, () =>
+      db.contexts.setStatus(999_999, "ready"),
+    );
   });
 
   it("pipelines: every method is one request (advanceProgress returns the new counters in the same request)", async () => {
     const r = "pipelines";
     const experimentId = await db.experiments.create({ experimentName: "rt-pl", numActors: 1 });
     const id = await one(r, "create", () =>
-      db.pipelines.create({ experimentId, pipelineName: "p", pipelineType: "vllm", modelConfig: { m: 1 }, samplingParams: { t: 0 } }),
+      db.pipelines.create({
+        experimentId,
+        pipelineName: "p",
+        pipelineType: "vllm",
+        modelConfig: { m: 1 },
+        samplingParams: { t: 0 },
+      }),
     );
     await one(r, "get", () => db.pipelines.get(id));
     await one(r, "list", () => db.pipelines.list(experimentId));
     await one(r, "setStatus", () => db.pipelines.setStatus(id, "ongoing"));
-    await one(r, "setProgress", () => db.pipelines.setProgress(id, { currentShardId: 1, shardsCompleted: 1, totalSamplesProcessed: 10 }));
-    expect(await one(r, "advanceProgress", () => db.pipelines.advanceProgress(id, { samples: 5, currentShardId: 2 }))).toEqual({
+    await one(r, "setProgress", () =>
+      db.pipelines.setProgress(id, { currentShardId: 1, shardsCompleted: 1, totalSamplesProcessed: 10 }),
+    );
+    expect(
+      await one(r, "advanceProgress", () => db.pipelines.advanceProgress(id, { samples: 5, currentShardId: 2 })),
+    ).toEqual({
       shardsCompleted: 2,
       totalSamplesProcessed: 15,
     });
     await one(r, "setError", () => db.pipelines.setError(id, "OOM"));
     await expectFailureCost(1, "pipelines.create(missing experiment)", NotFoundError, () =>
-      db.pipelines.create({ experimentId: 999_999, pipelineName: "p", pipelineType: "vllm", modelConfig: {}, samplingParams: {} }),
+      db.pipelines.create({
+        experimentId: 999_999,
+        pipelineName: "p",
+        pipelineType: "vllm",
+        modelConfig: {},
+        samplingParams: {},
+      }),
     );
-    await expectFailureCost(1, "pipelines.advanceProgress(missing)", NotFoundError, () => db.pipelines.advanceProgress(999_999));
+    await expectFailureCost(1, "pipelines.advanceProgress(missing)", NotFoundError, () =>
+      db.pipelines.advanceProgress(999_999),
+    );
   });
 
   it("actorTasks: every method is one request; a refused transition costs 2 (error path only)", async () => {
@@ -182,13 +215,29 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await one(r, "setError", () => db.actorTasks.setError(id, "retrying"));
     const second = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 1 });
     expect((await one(r, "claimNext", () => db.actorTasks.claimNext(experimentId, 1)))?.taskId).toBe(second);
-    expect(await expectCost(1, "actorTasks.claimNext(none left)", () => db.actorTasks.claimNext(experimentId, 1))).toBeNull();
-    expect(await one(r, "countByStatus", () => db.actorTasks.countByStatus(experimentId))).toMatchObject({ failed: 1, in_progress: 1 });
+    expect(
+      await expectCost(1, "actorTasks.claimNext(none left)", () => db.actorTasks.claimNext(experimentId, 1)),
+    ).toBeNull();
+    expect(await one(r, "countByStatus", () => db.actorTasks.countByStatus(experimentId))).toMatchObject({
+      failed: 1,
+      in_progress: 1,
+    });
     // The fused lifecycle: create + start in one INSERT, complete + progress in one batch.
     const third = await expectCost(1, "actorTasks.create(in_progress, startedAt)", () =>
-      db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 2, status: "in_progress", startedAt: new Date(Date.now() - 500) }),
+      db.actorTasks.create({
+        experimentId,
+        pipelineId,
+        actorId: 0,
+        shardId: 2,
+        status: "in_progress",
+        startedAt: new Date(Date.now() - 500),
+      }),
     );
-    expect(await one(r, "completeWithProgress", () => db.actorTasks.completeWithProgress(third, { samples: 10, currentShardId: 2 }))).toEqual({
+    expect(
+      await one(r, "completeWithProgress", () =>
+        db.actorTasks.completeWithProgress(third, { samples: 10, currentShardId: 2 }),
+      ),
+    ).toEqual({
       pipelineId,
       currentShardId: 2,
       shardsCompleted: 1,
@@ -196,14 +245,24 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     });
 
     // Error path: the conditional UPDATE touches nothing, then one SELECT explains why.
-    await expectFailureCost(2, "actorTasks.start(already failed)", InvalidTransitionError, () => db.actorTasks.start(id));
+    await expectFailureCost(2, "actorTasks.start(already failed)", InvalidTransitionError, () =>
+      db.actorTasks.start(id),
+    );
     await expectFailureCost(2, "actorTasks.complete(failed)", InvalidTransitionError, () => db.actorTasks.complete(id));
-    await expectFailureCost(2, "actorTasks.fail(failed)", InvalidTransitionError, () => db.actorTasks.fail(id, "again"));
+    await expectFailureCost(2, "actorTasks.fail(failed)", InvalidTransitionError, () =>
+      db.actorTasks.fail(id, "again"),
+    );
     await expectFailureCost(2, "actorTasks.start(missing)", NotFoundError, () => db.actorTasks.start(999_999));
-    await expectFailureCost(2, "actorTasks.completeWithProgress(completed)", InvalidTransitionError, () => db.actorTasks.completeWithProgress(third));
-    await expectFailureCost(2, "actorTasks.completeWithProgress(missing)", NotFoundError, () => db.actorTasks.completeWithProgress(999_999));
+    await expectFailureCost(2, "actorTasks.completeWithProgress(completed)", InvalidTransitionError, () =>
+      db.actorTasks.completeWithProgress(third),
+    );
+    await expectFailureCost(2, "actorTasks.completeWithProgress(missing)", NotFoundError, () =>
+      db.actorTasks.completeWithProgress(999_999),
+    );
     // the other setters fail in one request
-    await expectFailureCost(1, "actorTasks.setStatus(missing)", NotFoundError, () => db.actorTasks.setStatus(999_999, "failed"));
+    await expectFailureCost(1, "actorTasks.setStatus(missing)", NotFoundError, () =>
+      db.actorTasks.setStatus(999_999, "failed"),
+    );
     await expectFailureCost(1, "actorTasks.create(missing pipeline)", NotFoundError, () =>
       db.actorTasks.create({ experimentId, pipelineId: 999_999, actorId: 0, shardId: 0 }),
     );
@@ -212,7 +271,13 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
   it("icOperations: every method is one request (claimNext claims in one statement)", async () => {
     const r = "icOperations";
     const experimentId = await db.experiments.create({ experimentName: "rt-ic", numActors: 1 });
-    const pipelineId = await db.pipelines.create({ experimentId, pipelineName: "p", pipelineType: "vllm", modelConfig: {}, samplingParams: {} });
+    const pipelineId = await db.pipelines.create({
+      experimentId,
+      pipelineName: "p",
+      pipelineType: "vllm",
+      modelConfig: {},
+      samplingParams: {},
+    });
     const id = await one(r, "create", () => db.icOperations.create({ operation: "stop", pipelineId }));
     await one(r, "get", () => db.icOperations.get(id));
     await one(r, "listPending", () => db.icOperations.listPending());
@@ -220,7 +285,9 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     expect((await one(r, "claimNext", () => db.icOperations.claimNext()))?.icId).toBe(id);
     expect(await expectCost(1, "icOperations.claimNext(empty)", () => db.icOperations.claimNext())).toBeNull();
     await one(r, "setStatus", () => db.icOperations.setStatus(id, "completed"));
-    await expectFailureCost(1, "icOperations.setStatus(missing)", NotFoundError, () => db.icOperations.setStatus(999_999, "failed"));
+    await expectFailureCost(1, "icOperations.setStatus(missing)", NotFoundError, () =>
+      db.icOperations.setStatus(999_999, "failed"),
+    );
     await expectFailureCost(1, "icOperations.create(missing pipeline)", NotFoundError, () =>
       db.icOperations.create({ operation: "resume", pipelineId: 999_999 }),
     );
@@ -246,8 +313,20 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
 
   it("db.batch([...]) is one request, whatever it holds; so are the database-wide helpers built on it", async () => {
     const experimentId = await db.experiments.create({ experimentName: "rt-batch", numActors: 1, numShards: 2 });
-    const pipelineId = await db.pipelines.create({ experimentId, pipelineName: "p", pipelineType: "vllm", modelConfig: {}, samplingParams: {} });
-    const taskId = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 0, status: "in_progress" });
+    const pipelineId = await db.pipelines.create({
+      experimentId,
+      pipelineName: "p",
+      pipelineType: "vllm",
+      modelConfig: {},
+      samplingParams: {},
+    });
+    const taskId = await db.actorTasks.create({
+      experimentId,
+      pipelineId,
+      actorId: 0,
+      shardId: 0,
+      status: "in_progress",
+    });
     const d = db.drizzle;
     const [, progress, names] = await expectCost(1, "db.batch(3 statements)", () =>
       db.batch([
@@ -257,7 +336,10 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
           .set({ shardsCompleted: sql`${pipelines.shardsCompleted} + 1` })
           .where(eq(pipelines.pipelineId, pipelineId))
           .returning({ done: pipelines.shardsCompleted }),
-        d.select({ name: experiments.experimentName }).from(experiments).where(eq(experiments.experimentId, experimentId)),
+        d
+          .select({ name: experiments.experimentName })
+          .from(experiments)
+          .where(eq(experiments.experimentId, experimentId)),
       ]),
     );
     expect(progress).toEqual([{ done: 1 }]);
@@ -266,7 +348,9 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     const failed = await cost(() =>
       db.batch([
         d.update(pipelines).set({ shardsCompleted: 100 }).where(eq(pipelines.pipelineId, pipelineId)),
-        d.insert(pipelines).values({ experimentId: 999_999, pipelineName: "x", pipelineType: "y", modelConfig: {}, samplingParams: {} }),
+        d
+          .insert(pipelines)
+          .values({ experimentId: 999_999, pipelineName: "x", pipelineType: "y", modelConfig: {}, samplingParams: {} }),
       ]),
     );
     expect(failed.error).toBeInstanceOf(NotFoundError);
@@ -317,9 +401,15 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     const opened: RFDatabase[] = [];
     try {
       opened.push(await expectCost(1, 'open({ migrate: "auto" })', () => RFDatabase.open({ url: proxy.url })));
-      opened.push(await expectCost(0, "open({ migrate: false })", () => RFDatabase.open({ url: proxy.url, migrate: false })));
+      opened.push(
+        await expectCost(0, "open({ migrate: false })", () => RFDatabase.open({ url: proxy.url, migrate: false })),
+      );
       // CREATE TABLE/INDEX IF NOT EXISTS for the bookkeeping (one batch) + reading it
-      opened.push(await expectCost(2, "open({ migrate: true }) on a current schema", () => RFDatabase.open({ url: proxy.url, migrate: true })));
+      opened.push(
+        await expectCost(2, "open({ migrate: true }) on a current schema", () =>
+          RFDatabase.open({ url: proxy.url, migrate: true }),
+        ),
+      );
       // the first call after open is still one request
       await expectCost(1, "first call after open", () => opened[0]!.experiments.getCurrent());
       await expectCost(0, "close()", () => opened[0]!.close());

@@ -80,11 +80,7 @@ function base64url(data: string | Buffer): string {
  * Signs an EdDSA JWT: header `{"alg":"EdDSA","typ":"JWT"}`, payload `{ a: "rw", iat, exp,
  * ...claims }`. Pass `exp: undefined` explicitly in `claims` to omit the claim.
  */
-export function signJwt(
-  privateKey: KeyObject,
-  claims: JwtClaims = {},
-  options: SignJwtOptions = {},
-): string {
+export function signJwt(privateKey: KeyObject, claims: JwtClaims = {}, options: SignJwtOptions = {}): string {
   const now = options.nowSeconds ?? Math.floor(Date.now() / 1000);
   const payload: JwtClaims = {
     a: "rw",

@@ -30,7 +30,7 @@ export interface ProxiedRequest {
   status?: number;
 }
 
-export interface Proxy {
+export interface TestProxy {
   /** `http://127.0.0.1:PORT` */
   readonly url: string;
   readonly port: number;
@@ -68,7 +68,7 @@ function forwardableHeaders(headers: IncomingHttpHeaders): Record<string, string
   return out;
 }
 
-export async function startProxy(options: StartProxyOptions): Promise<Proxy> {
+export async function startProxy(options: StartProxyOptions): Promise<TestProxy> {
   const target = new URL(options.target);
   if (target.protocol !== "http:") throw new Error(`proxy target must be http:, got ${target.protocol}`);
   const targetPort = Number(target.port || 80);
@@ -141,7 +141,7 @@ export async function startProxy(options: StartProxyOptions): Promise<Proxy> {
   const port = (server.address() as AddressInfo).port;
 
   let stopped = false;
-  const proxy: Proxy = {
+  const proxy: TestProxy = {
     url: `http://127.0.0.1:${port}`,
     port,
     get requests() {

@@ -286,11 +286,14 @@ export async function startSqld(options: StartSqldOptions = {}): Promise<SqldSer
 
   const buildArgs = (): string[] => {
     const args = [
-      "--db-path", dataDir,
-      "--http-listen-addr", `127.0.0.1:${port}`,
+      "--db-path",
+      dataDir,
+      "--http-listen-addr",
+      `127.0.0.1:${port}`,
       "--no-welcome",
       "--disable-metrics",
-      "--shutdown-timeout", "2",
+      "--shutdown-timeout",
+      "2",
     ];
     if (idleShutdownSeconds > 0) {
       args.push("--idle-shutdown-timeout-s", String(idleShutdownSeconds));

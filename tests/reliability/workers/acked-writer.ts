@@ -44,7 +44,12 @@ const acked = (obj: Record<string, unknown>) => {
 try {
   for (let i = 0; ; i++) {
     log.append({ intent: "create" });
-    const taskId = await db.actorTasks.create({ experimentId: a.experimentId, pipelineId: a.pipelineId, actorId: a.actorId, shardId: i });
+    const taskId = await db.actorTasks.create({
+      experimentId: a.experimentId,
+      pipelineId: a.pipelineId,
+      actorId: a.actorId,
+      shardId: i,
+    });
     acked({ op: "created", taskId });
     await db.actorTasks.start(taskId);
     acked({ op: "started", taskId });

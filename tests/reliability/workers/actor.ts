@@ -39,7 +39,10 @@ try {
     log.append({ ack: true, op: "claimed", taskId: task.taskId });
     await sleep(a.workMs[0] + Math.random() * (a.workMs[1] - a.workMs[0]));
     await db.transaction(async (tx) => {
-      await tx.pipelines.advanceProgress(task.pipelineId, { samples: samplesOf(task.shardId), currentShardId: task.shardId });
+      await tx.pipelines.advanceProgress(task.pipelineId, {
+        samples: samplesOf(task.shardId),
+        currentShardId: task.shardId,
+      });
       await tx.actorTasks.complete(task.taskId);
     });
     log.append({ ack: true, op: "completed", taskId: task.taskId, pipelineId: task.pipelineId, shardId: task.shardId });

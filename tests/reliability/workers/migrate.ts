@@ -29,7 +29,15 @@ try {
   const state = (await db.schemaState()).state;
   // Usable straight away.
   const id = await db.experiments.create({ experimentName: `migrated-by-${process.pid}`, numActors: 1 });
-  emit({ type: "result", ok: true, how: a.how, applied, state, experimentId: id, ms: Math.round(performance.now() - t0) });
+  emit({
+    type: "result",
+    ok: true,
+    how: a.how,
+    applied,
+    state,
+    experimentId: id,
+    ms: Math.round(performance.now() - t0),
+  });
 } catch (err) {
   emit({ type: "result", ok: false, how: a.how, error: describeError(err), ms: Math.round(performance.now() - t0) });
   process.exitCode = 1;

@@ -13,7 +13,7 @@ export function args<T>(): T {
 
 /** Prints one JSON line on stdout (asynchronously flushed; use `AckLog` for what must survive a SIGKILL). */
 export function emit(obj: Record<string, unknown>): void {
-  process.stdout.write(JSON.stringify(obj) + "\n");
+  process.stdout.write(`${JSON.stringify(obj)}\n`);
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -38,7 +38,7 @@ export class AckLog {
     this.#fd = openSync(path, "a");
   }
   append(obj: Record<string, unknown>): void {
-    writeSync(this.#fd, JSON.stringify(obj) + "\n");
+    writeSync(this.#fd, `${JSON.stringify(obj)}\n`);
   }
   close(): void {
     closeSync(this.#fd);
@@ -50,7 +50,14 @@ export class AckLog {
  * from untyped errors), and — for diagnosing rare failures — the cause chain
  * with the top stack frames of the innermost error.
  */
-export function describeError(err: unknown): { name: string; code?: unknown; message: string; classes: string[]; causes: string[]; where: string } {
+export function describeError(err: unknown): {
+  name: string;
+  code?: unknown;
+  message: string;
+  classes: string[];
+  causes: string[];
+  where: string;
+} {
   const classes: string[] = [];
   if (err && typeof err === "object") {
     for (let p = Object.getPrototypeOf(err); p && p !== Object.prototype; p = Object.getPrototypeOf(p)) {
@@ -63,11 +70,21 @@ export function describeError(err: unknown): { name: string; code?: unknown; mes
   for (let depth = 0; cur && depth < 6; depth++) {
     const c = cur as { name?: unknown; code?: unknown; message?: unknown; stack?: unknown; cause?: unknown };
     causes.push(`${String(c.name ?? typeof cur)}(${String(c.code ?? "")}): ${String(c.message ?? cur).slice(0, 200)}`);
-    if (typeof c.stack === "string") where = c.stack.split("\n").slice(1, 7).map((l) => l.trim()).join(" < ");
+    if (typeof c.stack === "string")
+      where = c.stack
+        .split("\n")
+        .slice(1, 7)
+        .map((l) => l.trim())
+        .join(" < ");
     cur = c.cause;
   }
   const e = err as { name?: unknown; code?: unknown; message?: unknown; stack?: unknown };
-  if (!where && typeof e?.stack === "string") where = e.stack.split("\n").slice(1, 7).map((l) => l.trim()).join(" < ");
+  if (!where && typeof e?.stack === "string")
+    where = e.stack
+      .split("\n")
+      .slice(1, 7)
+      .map((l) => l.trim())
+      .join(" < ");
   return {
     name: typeof e?.name === "string" ? e.name : typeof err,
     code: e?.code,
@@ -81,7 +98,7 @@ export function describeError(err: unknown): { name: string; code?: unknown; mes
 /** Reports the error and exits non-zero; for failures outside the measured work (open, set-up). */
 export function fatal(err: unknown): never {
   try {
-    writeSync(1, JSON.stringify({ type: "fatal", error: describeError(err) }) + "\n");
+    writeSync(1, `${JSON.stringify({ type: "fatal", error: describeError(err) })}\n`);
   } catch {
     // stdout gone; stderr below still says why
   }
