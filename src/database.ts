@@ -2,8 +2,7 @@ import type { Client } from "@libsql/client";
 import { inArray, sql } from "drizzle-orm";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
-import { mapDriverError } from "./driver/map-error";
-import { RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
+import { mapDriverError, RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
 import { record } from "./validate";
 import { applyMigrations, assertNotAhead, readSchemaState, type MigrateResult, type SchemaState } from "./migrate";
 import {

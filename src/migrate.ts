@@ -1,6 +1,5 @@
 import type { Client } from "@libsql/client";
-import { gather, mapDriverError } from "./driver/map-error";
-import { SchemaVersionError } from "./errors";
+import { gather, mapDriverError, SchemaVersionError } from "./errors";
 import { MIGRATIONS } from "./migrations/bundle";
 import type { Migration } from "./migrations/types";
 

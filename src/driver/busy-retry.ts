@@ -1,5 +1,5 @@
 import type { Client, InArgs, InStatement, ResultSet, TransactionMode } from "@libsql/client";
-import { gather } from "./map-error";
+import { isLockedError } from "../errors";
 
 /**
  * Retrying on "database is locked" where that is safe, for any transport
@@ -15,15 +15,6 @@ export interface BusyRetryBudget {
   maxWaitMs: number;
   initialDelayMs?: number;
   maxDelayMs?: number;
-}
-
-/** True for SQLITE_BUSY*, SQLITE_LOCKED* or sqld's "database is locked", anywhere in the cause chain. */
-export function isLockedError(err: unknown): boolean {
-  const { codes, text } = gather(err);
-  return (
-    codes.some((c) => c.startsWith("SQLITE_BUSY") || c.startsWith("SQLITE_LOCKED")) ||
-    /database (table )?is locked|SQLITE_BUSY/.test(text)
-  );
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

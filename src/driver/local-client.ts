@@ -55,6 +55,7 @@ import type {
   TransactionMode,
   Value,
 } from "@libsql/client";
+import { isLockCode, SQLITE_BASE_CODES, sqliteBaseCode } from "../errors";
 import { AsyncMutex } from "./mutex";
 import { scanSql, type SqlInfo, type SqlKind } from "./sql-scan";
 
@@ -139,52 +140,12 @@ function resolveOptions(o: LocalClientOptions): ResolvedOptions {
 // Errors
 // ---------------------------------------------------------------------------
 
-const BASE_CODES: Record<number, string> = {
-  1: "SQLITE_ERROR",
-  2: "SQLITE_INTERNAL",
-  3: "SQLITE_PERM",
-  4: "SQLITE_ABORT",
-  5: "SQLITE_BUSY",
-  6: "SQLITE_LOCKED",
-  7: "SQLITE_NOMEM",
-  8: "SQLITE_READONLY",
-  9: "SQLITE_INTERRUPT",
-  10: "SQLITE_IOERR",
-  11: "SQLITE_CORRUPT",
-  12: "SQLITE_NOTFOUND",
-  13: "SQLITE_FULL",
-  14: "SQLITE_CANTOPEN",
-  15: "SQLITE_PROTOCOL",
-  16: "SQLITE_EMPTY",
-  17: "SQLITE_SCHEMA",
-  18: "SQLITE_TOOBIG",
-  19: "SQLITE_CONSTRAINT",
-  20: "SQLITE_MISMATCH",
-  21: "SQLITE_MISUSE",
-  22: "SQLITE_NOLFS",
-  23: "SQLITE_AUTH",
-  24: "SQLITE_FORMAT",
-  25: "SQLITE_RANGE",
-  26: "SQLITE_NOTADB",
-  27: "SQLITE_NOTICE",
-  28: "SQLITE_WARNING",
-};
-
-/** Base SQLite code name (`SQLITE_BUSY` for `SQLITE_BUSY_SNAPSHOT`), from `rawCode` when known. */
-export function sqliteBaseCode(err: unknown): string | undefined {
-  if (!(err instanceof LibsqlError)) return undefined;
-  if (err.rawCode !== undefined) return BASE_CODES[err.rawCode & 0xff] ?? `SQLITE_UNKNOWN_${err.rawCode & 0xff}`;
-  return err.code?.startsWith("SQLITE_") ? err.code : undefined;
-}
-
-/** True for SQLITE_BUSY* / SQLITE_LOCKED*: another connection holds a lock; retrying later may succeed. */
+/**
+ * True for SQLITE_BUSY* / SQLITE_LOCKED* raised by this connection (the error
+ * itself, not its causes): another connection holds a lock; retrying later may succeed.
+ */
 export function isBusyError(err: unknown): boolean {
-  if (!(err instanceof LibsqlError)) return false;
-  if (err.rawCode !== undefined) {
-    const base = err.rawCode & 0xff;
-    return base === 5 || base === 6;
-  }
-  return typeof err.code === "string" && (err.code.startsWith("SQLITE_BUSY") || err.code.startsWith("SQLITE_LOCKED"));
+  return err instanceof LibsqlError && isLockCode(sqliteBaseCode(err));
 }
 
 /** Turns libsql's SqliteError into a LibsqlError (other errors, e.g. RangeError for bad arguments, pass through). */
@@ -196,7 +157,7 @@ function toLibsqlError(e: unknown): unknown {
     let code = typeof se.code === "string" && se.code.startsWith("SQLITE_") ? se.code : undefined;
     if (code === undefined && !(e instanceof Database.SqliteError)) return e;
     if ((code === undefined || code === "SQLITE_UNKNOWN") && rawCode !== undefined)
-      code = BASE_CODES[rawCode & 0xff] ?? code;
+      code = SQLITE_BASE_CODES[rawCode & 0xff] ?? code;
     code ??= "SQLITE_UNKNOWN";
     return new LibsqlError(String(se.message ?? ""), code, code, rawCode, e instanceof Error ? e : undefined);
   }

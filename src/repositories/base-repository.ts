@@ -2,7 +2,7 @@ import type { InArgs, InStatement, ResultSet, Row, TransactionMode } from "@libs
 import { Column, eq, is, noopDecoder, noopEncoder, Param, Placeholder, SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
-import { mapDriverError, type ErrorContext } from "../driver/map-error";
+import { mapDriverError, type ErrorContext } from "../errors";
 import { NotFoundError } from "../errors";
 import type * as schema from "../schema";
 

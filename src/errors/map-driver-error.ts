@@ -7,7 +7,8 @@ import {
   RFDatabaseError,
   TransactionExpiredError,
   ValidationError,
-} from "../errors";
+} from "./classes";
+import { chainMentions, type Facts, gather, lastMessage, scrub, scrubChain } from "./chain";
 
 /**
  * Turns whatever a driver threw (a LibsqlError, a hrana error, Drizzle's
@@ -28,66 +29,8 @@ export interface ErrorContext {
   foreignKey?: { entity: string; id: number | undefined };
 }
 
-/** What the whole cause chain of an error says: its codes, its messages joined, an HTTP status. */
-export interface Facts {
-  codes: string[];
-  text: string;
-  status: number | undefined;
-}
-
-export function gather(err: unknown): Facts {
-  const codes: string[] = [];
-  const texts: string[] = [];
-  let status: number | undefined;
-  let cur: unknown = err;
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (typeof cur === "object") {
-      const e = cur as { code?: unknown; extendedCode?: unknown; message?: unknown; status?: unknown; cause?: unknown };
-      if (typeof e.code === "string") codes.push(e.code);
-      if (typeof e.extendedCode === "string") codes.push(e.extendedCode);
-      if (typeof e.message === "string") texts.push(e.message);
-      if (typeof e.status === "number") status ??= e.status;
-      cur = e.cause;
-    } else {
-      texts.push(String(cur));
-      break;
-    }
-  }
-  return { codes, text: texts.join(" | "), status };
-}
-
 const has = (f: Facts, ...needles: string[]) =>
   needles.some((n) => f.codes.some((c) => c.includes(n)) || f.text.includes(n));
-
-/** Replaces the secret (and its URL-encoded form) wherever it occurs. */
-export function scrub(text: string, secret: string | undefined): string {
-  if (!secret || secret.length < 4) return text;
-  return text.split(secret).join("[redacted]").split(encodeURIComponent(secret)).join("[redacted]");
-}
-
-function chainMentions(err: unknown, secret: string): boolean {
-  let cur: unknown = err;
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (typeof cur !== "object") return String(cur).includes(secret);
-    const e = cur as { message?: unknown; stack?: unknown; cause?: unknown };
-    if (typeof e.message === "string" && e.message.includes(secret)) return true;
-    if (typeof e.stack === "string" && e.stack.includes(secret)) return true;
-    cur = e.cause;
-  }
-  return false;
-}
-
-/** A copy of the cause chain with the secret scrubbed out of every message and stack. */
-function scrubChain(err: unknown, secret: string): unknown {
-  if (!err || typeof err !== "object") return typeof err === "string" ? scrub(err, secret) : err;
-  const e = err as Error & { code?: unknown; cause?: unknown };
-  const copy = new Error(scrub(String(e.message ?? ""), secret));
-  copy.name = e.name;
-  if (typeof e.stack === "string") copy.stack = scrub(e.stack, secret);
-  if (e.code !== undefined) (copy as { code?: unknown }).code = e.code;
-  if (e.cause !== undefined) (copy as { cause?: unknown }).cause = scrubChain(e.cause, secret);
-  return copy;
-}
 
 /** Maps `err` to an `RFDatabaseError`, keeping it (scrubbed if needed) as the cause. */
 export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabaseError {
@@ -205,17 +148,4 @@ function jwtExpiry(token: string): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** The innermost message: the driver's own words, without Drizzle's "Failed query: …" prefix. */
-function lastMessage(err: unknown): string {
-  let msg = "";
-  let cur: unknown = err;
-  for (let depth = 0; cur && depth < 8; depth++) {
-    if (typeof cur !== "object") return String(cur);
-    const e = cur as { message?: unknown; cause?: unknown };
-    if (typeof e.message === "string" && e.message) msg = e.message;
-    cur = e.cause;
-  }
-  return msg || String(err);
 }
