@@ -10,7 +10,8 @@ import {
   type ActorTaskStatus,
 } from "../schema";
 import * as v from "../validate";
-import { BaseRepository, CompiledQuery, slot } from "./base-repository";
+import { BaseRepository, slot } from "./base-repository";
+import { CompiledQuery } from "./engine";
 import type { AdvanceProgressInput, PipelineProgress } from "./pipeline-repository";
 
 const p = sql.placeholder;

@@ -1,0 +1,17 @@
+/**
+ * The statement engine: repository statements are built with Drizzle once
+ * and then run without Drizzle's per-call machinery. See compiled-query.ts
+ * (what a compiled statement is), statement-cache.ts (one per repository
+ * instance) and drizzle-internals.ts (the one file that reads Drizzle's
+ * internals, guarded by tests/statement-engine.test.ts).
+ */
+export {
+  CompiledQuery,
+  slowPath,
+  type ExecBinding,
+  type ExecTarget,
+  type QueryTemplate,
+  type Slot,
+} from "./compiled-query";
+export { StatementCache, statementsOf, type RowOf } from "./statement-cache";
+export { bindingOf } from "./drizzle-internals";

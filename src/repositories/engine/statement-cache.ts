@@ -1,0 +1,73 @@
+import { CompiledQuery, type ExecBinding, type QueryTemplate } from "./compiled-query";
+import { bindingOf } from "./drizzle-internals";
+
+/** The row type of a Drizzle prepared query (what its `all()` yields). */
+export type RowOf<P> = P extends { all(...args: never[]): Promise<Array<infer R>> } ? R : never;
+
+/**
+ * Compiled statement templates per owner (a repository class) and key. A key
+ * names one fixed query of that class (the builders take no runtime values),
+ * so its template is the same for every instance.
+ */
+const TEMPLATES = new WeakMap<object, Map<string, QueryTemplate>>();
+
+/** The cache of each repository instance, for {@link statementsOf}. */
+const CACHES = new WeakMap<object, StatementCache>();
+
+/** The compiled statements of a repository instance (what the fast-path guard test inspects). */
+export function statementsOf(repository: object): StatementCache | undefined {
+  return CACHES.get(repository);
+}
+
+/**
+ * The compiled statements of one repository instance (one executor: the
+ * database or one transaction). A statement is built with Drizzle on the
+ * first use of its key by any instance of the owner class; later instances
+ * reuse the template and only bind it to their executor.
+ */
+export class StatementCache {
+  readonly #byKey = new Map<string, CompiledQuery<unknown>>();
+  #bound: ExecBinding | null | undefined;
+
+  readonly #executor: unknown;
+  /** The repository class: statement templates are shared by its instances. */
+  readonly #owner: object;
+
+  /** For `repository` (an instance) running on `executor` (a Drizzle database or transaction). */
+  constructor(repository: object, executor: unknown) {
+    this.#executor = executor;
+    this.#owner = repository.constructor;
+    CACHES.set(repository, this);
+  }
+
+  /** The statement called `key`; `build` returns a Drizzle `.prepare()`d query and runs at most once per owner. */
+  get<P>(key: string, build: () => P): CompiledQuery<RowOf<P>> {
+    let c = this.#byKey.get(key) as CompiledQuery<RowOf<P>> | undefined;
+    if (c === undefined) {
+      let templates = TEMPLATES.get(this.#owner);
+      if (templates === undefined) {
+        templates = new Map();
+        TEMPLATES.set(this.#owner, templates);
+      }
+      const template = templates.get(key);
+      const binding = template ? this.#binding() : undefined;
+      if (template && binding) c = new CompiledQuery<RowOf<P>>(template, binding);
+      else {
+        c = new CompiledQuery<RowOf<P>>(build());
+        if (c.template) templates.set(key, c.template);
+      }
+      this.#byKey.set(key, c as CompiledQuery<unknown>);
+    }
+    return c;
+  }
+
+  /** Every statement compiled so far, by key (for the fast-path guard test). */
+  entries(): IterableIterator<[string, CompiledQuery<unknown>]> {
+    return this.#byKey.entries();
+  }
+
+  #binding(): ExecBinding | undefined {
+    if (this.#bound === undefined) this.#bound = bindingOf(this.#executor);
+    return this.#bound ?? undefined;
+  }
+}
