@@ -180,7 +180,7 @@ describe.each(BACKENDS)("fused lifecycle on %s", (backendName) => {
       await db.actorTasks.complete(plain, end);
       const plainResult = await db.pipelines.advanceProgress(other, { shards: 2, samples: 7, currentShardId: 9 });
       const strip = (t: object | null) => {
-        const { taskId: _t, pipelineId: _p, createdAt: _c, ...rest } = t as Record<string, unknown>;
+        const { taskId: _t, pipelineId: _p, createdAt: _c, updatedAt: _u, ...rest } = t as Record<string, unknown>;
         return rest;
       };
       expect(strip(await db.actorTasks.get(fused))).toEqual(strip(await db.actorTasks.get(plain)));

@@ -260,7 +260,7 @@ class ProgressDisplay {
     private readonly write: (text: string) => void,
   ) {
     if (!tty) return;
-    const width = Math.min(28, Math.max(8, ...pipelines.map((p) => p.pipelineName.length)));
+    const width = Math.min(28, Math.max(8, ...pipelines.map((p) => (p.pipelineName ?? `#${p.pipelineId}`).length)));
     const label = (s: string) => truncate(s, width).padEnd(width);
     // cli-progress cuts lines at the terminal's width: leave the numbers room (the longest tail is ~44 characters).
     const barsize = Math.max(8, Math.min(30, (process.stdout.columns || 80) - width - 50));
@@ -276,7 +276,10 @@ class ProgressDisplay {
       format: "  {name} {bar} {value}/{total} shards  {samples} samples",
     });
     for (const p of pipelines)
-      this.#bars.set(p.pipelineId, this.#multibar.create(shards, 0, { name: label(p.pipelineName), samples: 0 }));
+      this.#bars.set(
+        p.pipelineId,
+        this.#multibar.create(shards, 0, { name: label(p.pipelineName ?? `#${p.pipelineId}`), samples: 0 }),
+      );
     this.#total = this.#multibar.create(
       totalTasks,
       0,
@@ -551,7 +554,7 @@ export async function runDemo(
       tasksTotal,
       samples: pls.map((p) => ({
         pipelineId: p.pipelineId,
-        pipelineName: p.pipelineName,
+        pipelineName: p.pipelineName ?? `#${p.pipelineId}`,
         samples: p.totalSamplesProcessed,
       })),
       perActor,

@@ -135,7 +135,7 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
       const bar = renderBar(p.shardsCompleted, e.numShards, barWidth, ascii);
       rows.push([
         String(p.pipelineId),
-        truncate(p.pipelineName, 32),
+        truncate(p.pipelineName ?? "", 32),
         p.status,
         `${bar} ${percent(p.shardsCompleted, e.numShards).padStart(4)}`,
         `${p.shardsCompleted}/${e.numShards}`,

@@ -16,6 +16,11 @@ export interface CreateExperimentInput {
   status?: ExperimentStatus;
 }
 
+/** A stored row plus `mlflowExperimentId`, the first release's name of `metricExperimentId`. */
+function withAlias(row: typeof experiments.$inferSelect | null | undefined): Experiment | null {
+  return row ? { ...row, mlflowExperimentId: row.metricExperimentId } : null;
+}
+
 /** `db.experiments`: one row per experiment run. */
 export class ExperimentRepository extends BaseRepository {
   /**
@@ -42,7 +47,7 @@ export class ExperimentRepository extends BaseRepository {
           numShards: p("numShards"),
           numCpus: p("numCpus"),
           numGpus: p("numGpus"),
-          mlflowExperimentId: p("mlflowExperimentId"),
+          metricExperimentId: p("mlflowExperimentId"),
           status: p("status"),
         })
         .returning({ id: experiments.experimentId })
@@ -57,7 +62,7 @@ export class ExperimentRepository extends BaseRepository {
    * @example const exp = await db.experiments.get(id); exp?.status // "running"
    */
   async get(id: number): Promise<Experiment | null> {
-    return this.findById(experiments, experiments.experimentId, v.id(id, "experimentId"));
+    return withAlias(await this.findById(experiments, experiments.experimentId, v.id(id, "experimentId")));
   }
 
   /**
@@ -74,7 +79,7 @@ export class ExperimentRepository extends BaseRepository {
         .limit(1)
         .prepare(),
     );
-    return (await this.settle(stmt.get())) ?? null;
+    return withAlias(await this.settle(stmt.get()));
   }
 
   /**
@@ -92,7 +97,7 @@ export class ExperimentRepository extends BaseRepository {
         .limit(1)
         .prepare(),
     );
-    return (await this.settle(stmt.get({ name: experimentName }))) ?? null;
+    return withAlias(await this.settle(stmt.get({ name: experimentName })));
   }
 
   /**

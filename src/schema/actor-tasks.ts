@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { createdAt, oneOf, timestamp } from "./columns";
+import { createdAt, idCheck, oneOf, timestamp, updatedAt, type Transitions } from "./columns";
 import { experiments } from "./experiments";
 import { pipelines } from "./pipelines";
 
@@ -8,14 +8,23 @@ import { pipelines } from "./pipelines";
 export const ACTOR_TASK_STATUSES = ["scheduled", "in_progress", "completed", "failed"] as const;
 export type ActorTaskStatus = (typeof ACTOR_TASK_STATUSES)[number];
 
+/**
+ * `in_progress → scheduled` is the lease expiring (the task is handed out
+ * again); completed and failed are final.
+ */
+export const ACTOR_TASK_TRANSITIONS: Transitions<ActorTaskStatus> = {
+  scheduled: ["in_progress", "failed"],
+  in_progress: ["completed", "failed", "scheduled"],
+  completed: [],
+  failed: [],
+};
+
 export const actorTasks = sqliteTable(
   "actor_tasks",
   {
-    // A plain rowid, not AUTOINCREMENT: tasks are the hot insert (one per shard),
-    // and AUTOINCREMENT's sqlite_sequence update cost ~18% of an insert+complete
-    // pair (bench: 67-73 vs 57-59 µs). A task id can only be reused after the
-    // newest task was deleted (a reset), never while it exists.
-    taskId: integer("task_id").primaryKey(),
+    // AUTOINCREMENT: an id is never handed out twice, also after every task was
+    // deleted (resetAllTables), so a late call about an old task can never touch a new one.
+    taskId: integer("task_id").primaryKey({ autoIncrement: true }),
     experimentId: integer("experiment_id")
       .notNull()
       .references(() => experiments.experimentId, { onDelete: "cascade" }),
@@ -29,14 +38,23 @@ export const actorTasks = sqliteTable(
     startedAt: timestamp("started_at"),
     completedAt: timestamp("completed_at"),
     durationSeconds: real("duration_seconds"),
+    /** The actor holding the task's lease, and until when (database clock); null when not leased. */
+    leaseOwner: integer("lease_owner"),
+    leaseExpiresAt: timestamp("lease_expires_at"),
+    /** Claims so far; past `maxAttempts` an expired lease fails the task instead of handing it out again. */
+    attempts: integer("attempts").notNull().default(0),
+    maxAttempts: integer("max_attempts").notNull().default(3),
     createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [
+    idCheck("actor_tasks", t.taskId),
     check("actor_tasks_status_check", oneOf(t.status, ACTOR_TASK_STATUSES)),
     check("actor_tasks_ids_check", sql`${t.actorId} >= 0 and ${t.shardId} >= 0`),
     check("actor_tasks_duration_check", sql`${t.durationSeconds} is null or ${t.durationSeconds} >= 0`),
-    // listRunning(experimentId): WHERE experiment_id = ? AND status = 'in_progress' (the Python module scanned here);
-    // also the experiment's ON DELETE CASCADE.
+    check("actor_tasks_attempts_check", sql`${t.attempts} >= 0 and ${t.maxAttempts} >= 1`),
+    // listRunning(experimentId), claimNext: WHERE experiment_id = ? AND status = ? (ordered by task_id
+    // within a status); also the experiment's ON DELETE CASCADE.
     index("actor_tasks_experiment_status_idx").on(t.experimentId, t.status),
     // The pipeline's ON DELETE CASCADE looks tasks up by pipeline_id.
     index("actor_tasks_pipeline_idx").on(t.pipelineId),

@@ -1,5 +1,5 @@
 import { sql, type SQL } from "drizzle-orm";
-import { integer, text, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { check, integer, text, type SQLiteColumn } from "drizzle-orm/sqlite-core";
 
 /**
  * The schema's single timestamp convention: INTEGER milliseconds since the
@@ -9,12 +9,41 @@ import { integer, text, type SQLiteColumn } from "drizzle-orm/sqlite-core";
  */
 export const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" });
 
+/**
+ * The database's clock in epoch milliseconds, as an SQL expression. Every time
+ * the database decides (created/updated times, lease expiries) comes from here,
+ * so writers on hosts with different clocks agree. Written with `julianday`
+ * rather than `unixepoch('subsec')` (SQLite 3.42+) so that defaults also work
+ * for rows inserted by older SQLite builds (Python 3.11 ships 3.40; 3.37+ is
+ * supported): `julianday('now')` has millisecond resolution and is fixed for
+ * the duration of one statement.
+ */
+export const DB_NOW_MS: SQL = sql`(cast(round((julianday('now') - 2440587.5) * 86400000) as integer))`;
+
 /** `created_at`, filled in by the database so every writer agrees on the clock. */
-export const createdAt = () =>
-  timestamp("created_at").notNull().default(sql`(cast(unixepoch('subsec') * 1000 as integer))`);
+export const createdAt = () => timestamp("created_at").notNull().default(DB_NOW_MS);
+
+/**
+ * `updated_at`: the database clock at the row's last change. The repositories
+ * set it in every statement that changes a row (to `DB_NOW_MS`); the default
+ * covers inserts, including rows written by other tools.
+ */
+export const updatedAt = () => timestamp("updated_at").notNull().default(DB_NOW_MS);
 
 /** A JSON document stored as TEXT; Drizzle stringifies on write and parses on read. */
 export const json = (name: string) => text(name, { mode: "json" }).$type<unknown>();
+
+/** Largest id (and counter) a JavaScript number represents exactly: 2^53 - 1. */
+export const MAX_SAFE_ID = 9007199254740991;
+
+/**
+ * `CHECK (<id> <= 2^53-1)` on a table's INTEGER PRIMARY KEY. With AUTOINCREMENT
+ * the next id is max+1, so once an id at the limit exists (e.g. written by
+ * another tool) an insert is refused *before* anything is written, instead of
+ * committing a row whose id the package could not return exactly.
+ */
+export const idCheck = (table: string, id: SQLiteColumn) =>
+  check(`${table}_id_check`, sql`${id} between 0 and ${sql.raw(String(MAX_SAFE_ID))}`);
 
 /**
  * `<column> IN ('a', 'b', …)` for a CHECK constraint, built from the same
@@ -25,3 +54,10 @@ export function oneOf(column: SQLiteColumn, values: readonly string[]): SQL {
   const list = values.map((v) => `'${v.replaceAll("'", "''")}'`).join(", ");
   return sql`${column} in (${sql.raw(list)})`;
 }
+
+/**
+ * A status machine: for each status, the statuses it may move to. Exported per
+ * entity (`PIPELINE_TRANSITIONS` …); the repositories' `setStatus` and the
+ * database's transition triggers are both derived from these tables.
+ */
+export type Transitions<S extends string> = { readonly [From in S]: readonly S[] };

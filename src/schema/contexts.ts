@@ -1,10 +1,18 @@
 import { sql } from "drizzle-orm";
 import { check, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { createdAt, json, oneOf, timestamp } from "./columns";
+import { createdAt, idCheck, json, oneOf, timestamp, updatedAt, type Transitions } from "./columns";
 
 /** Lifecycle of a RAG context (an index built once and shared by pipelines). */
 export const CONTEXT_STATUSES = ["pending", "building", "ready", "failed"] as const;
 export type ContextStatus = (typeof CONTEXT_STATUSES)[number];
+
+/** Built once; a failed build may be tried again. */
+export const CONTEXT_TRANSITIONS: Transitions<ContextStatus> = {
+  pending: ["building", "ready", "failed"],
+  building: ["ready", "failed"],
+  ready: [],
+  failed: ["building"],
+};
 
 export const contexts = sqliteTable(
   "contexts",
@@ -19,8 +27,10 @@ export const contexts = sqliteTable(
     durationSeconds: real("duration_seconds"),
     error: text("error"),
     createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [
+    idCheck("contexts", t.contextId),
     check("contexts_status_check", oneOf(t.status, CONTEXT_STATUSES)),
     check("contexts_duration_check", sql`${t.durationSeconds} is null or ${t.durationSeconds} >= 0`),
     // create() deduplicates on the hash (ON CONFLICT target) and getByHash(hash) looks it up.

@@ -6,4 +6,5 @@ export * from "./experiments";
 export * from "./contexts";
 export * from "./pipelines";
 export * from "./actor-tasks";
-export * from "./interactive-control";
+export * from "./ic-operations";
+export { DB_NOW_MS, MAX_SAFE_ID, type Transitions } from "./columns";

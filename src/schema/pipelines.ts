@@ -1,12 +1,25 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { createdAt, json, oneOf } from "./columns";
+import { type AnySQLiteColumn, check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { createdAt, idCheck, json, oneOf, updatedAt, type Transitions } from "./columns";
 import { contexts } from "./contexts";
 import { experiments } from "./experiments";
 
 /** Lifecycle of one inference pipeline inside an experiment. */
 export const PIPELINE_STATUSES = ["new", "ongoing", "completed", "stopped", "deleted", "failed"] as const;
 export type PipelineStatus = (typeof PIPELINE_STATUSES)[number];
+
+/**
+ * Stop/resume go back and forth; completed and failed pipelines can only be
+ * deleted; `deleted` is final (and accepts no interactive-control operation).
+ */
+export const PIPELINE_TRANSITIONS: Transitions<PipelineStatus> = {
+  new: ["ongoing", "stopped", "deleted", "failed"],
+  ongoing: ["completed", "stopped", "deleted", "failed"],
+  stopped: ["ongoing", "deleted", "failed"],
+  completed: ["deleted"],
+  failed: ["deleted"],
+  deleted: [],
+};
 
 export const pipelines = sqliteTable(
   "pipelines",
@@ -16,18 +29,36 @@ export const pipelines = sqliteTable(
       .notNull()
       .references(() => experiments.experimentId, { onDelete: "cascade" }),
     contextId: integer("context_id").references(() => contexts.contextId, { onDelete: "set null" }),
-    pipelineName: text("pipeline_name").notNull(),
+    /** The pipeline this one was cloned from (interactive control), if any. */
+    parentPipelineId: integer("parent_pipeline_id").references((): AnySQLiteColumn => pipelines.pipelineId, {
+      onDelete: "set null",
+    }),
+    pipelineName: text("pipeline_name"),
     pipelineType: text("pipeline_type").notNull(),
-    modelConfig: json("model_config").notNull(),
-    samplingParams: json("sampling_params").notNull(),
+    modelConfig: json("model_config"),
+    samplingParams: json("sampling_params"),
+    /** The full configuration as the caller encoded it (e.g. RapidFire's Python payload): stored and returned unchanged. */
+    pipelineConfig: text("pipeline_config"),
+    /** The JSON-serialisable part of the configuration (analytics, display). */
+    configJson: json("config_json"),
+    /** `configJson` flattened to dotted keys → scalars (the control panel's view). */
+    flattenedConfig: json("flattened_config"),
+    /** sha256 of the canonical flattened configuration. */
+    configHash: text("config_hash"),
+    /** The metric logger's run id of this pipeline (unique when set). */
+    metricRunId: text("metric_run_id"),
+    /** Where the pipeline came from (`user`, `clone`, `import` …). */
+    source: text("source"),
     status: text("status", { enum: PIPELINE_STATUSES }).notNull().default("new"),
     currentShardId: integer("current_shard_id").notNull().default(0),
     shardsCompleted: integer("shards_completed").notNull().default(0),
     totalSamplesProcessed: integer("total_samples_processed").notNull().default(0),
     error: text("error"),
     createdAt: createdAt(),
+    updatedAt: updatedAt(),
   },
   (t) => [
+    idCheck("pipelines", t.pipelineId),
     check("pipelines_status_check", oneOf(t.status, PIPELINE_STATUSES)),
     check(
       "pipelines_progress_check",
@@ -38,6 +69,10 @@ export const pipelines = sqliteTable(
     index("pipelines_experiment_idx").on(t.experimentId, t.pipelineId),
     // The context's ON DELETE SET NULL looks pipelines up by context_id.
     index("pipelines_context_idx").on(t.contextId),
+    // lineage(id) walks children; a deleted parent's ON DELETE SET NULL finds them here.
+    index("pipelines_parent_idx").on(t.parentPipelineId),
+    // getByMetricRunId(runId); at most one pipeline per metric run.
+    uniqueIndex("pipelines_metric_run_idx").on(t.metricRunId),
   ],
 );
 
