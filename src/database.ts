@@ -1,5 +1,6 @@
 import type { Client } from "@libsql/client";
 import { inArray, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
 import { mapDriverError, RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
@@ -11,11 +12,14 @@ import {
   ExperimentRepository,
   IcOperationRepository,
   PipelineRepository,
+  ENTITIES,
   type Database,
   type Executor,
+  type RecoveredEntity,
   type RepositoryOptions,
+  type ResetCounts,
+  updateOf,
 } from "./repositories";
-import * as schema from "./schema";
 
 /** The five repositories, bound to the database or to one transaction. */
 export class Repositories {
@@ -53,12 +57,7 @@ export interface Connector {
   orm(client: Client): Database;
 }
 
-export interface ResetCounts {
-  actorTasks: number;
-  pipelines: number;
-  contexts: number;
-  icOperations: number;
-}
+export type { ResetCounts } from "./repositories";
 
 /**
  * The database: one libSQL client, Drizzle on top, a repository per entity.
@@ -212,15 +211,13 @@ export class RFDatabaseBase extends Repositories {
       });
     }
     const d = this.drizzle;
-    const stmts = [
-      d.delete(schema.interactiveControl),
-      d.delete(schema.actorTasks),
-      d.delete(schema.pipelines),
-      d.delete(schema.contexts),
-    ] as const;
+    // Children first (the registry lists parents first); the root (experiments) only when asked.
+    const deletes = [...ENTITIES]
+      .reverse()
+      .filter((e) => o.experiments === true || e.root !== true)
+      .map((e) => d.delete(e.table));
     try {
-      if (o.experiments === true) await d.batch([...stmts, d.delete(schema.experiments)]);
-      else await d.batch(stmts);
+      await d.batch(deletes as [(typeof deletes)[number], ...typeof deletes]);
     } catch (err) {
       throw mapDriverError(err, this.#options);
     }
@@ -236,34 +233,20 @@ export class RFDatabaseBase extends Repositories {
   async resetExperimentStates(): Promise<ResetCounts> {
     const d = this.drizzle;
     const reason = "interrupted: reset after a crash";
+    const recovered = ENTITIES.filter((e): e is RecoveredEntity => e.unfinished !== undefined);
+    const now = new Date();
+    const updates = recovered.map((e) => {
+      const columns = e.table as unknown as Record<string, SQLiteColumn>;
+      const set: Record<string, unknown> = {
+        status: "failed",
+        [e.error]: sql`coalesce(${columns[e.error]}, ${reason})`,
+      };
+      if (e.recoveredAt !== undefined) set[e.recoveredAt] = now;
+      return updateOf(d, e.table, set).where(inArray(columns.status!, e.unfinished)).returning({ id: e.id });
+    });
     try {
-      const [tasks, pls, ctxs, ics] = await d.batch([
-        d
-          .update(schema.actorTasks)
-          .set({ status: "failed", errorMessage: sql`coalesce(${schema.actorTasks.errorMessage}, ${reason})` })
-          .where(inArray(schema.actorTasks.status, ["scheduled", "in_progress"]))
-          .returning({ id: schema.actorTasks.taskId }),
-        d
-          .update(schema.pipelines)
-          .set({ status: "failed", error: sql`coalesce(${schema.pipelines.error}, ${reason})` })
-          .where(inArray(schema.pipelines.status, ["new", "ongoing"]))
-          .returning({ id: schema.pipelines.pipelineId }),
-        d
-          .update(schema.contexts)
-          .set({ status: "failed", error: sql`coalesce(${schema.contexts.error}, ${reason})` })
-          .where(inArray(schema.contexts.status, ["pending", "building"]))
-          .returning({ id: schema.contexts.contextId }),
-        d
-          .update(schema.interactiveControl)
-          .set({
-            status: "failed",
-            error: sql`coalesce(${schema.interactiveControl.error}, ${reason})`,
-            processedAt: new Date(),
-          })
-          .where(inArray(schema.interactiveControl.status, ["pending"]))
-          .returning({ id: schema.interactiveControl.icId }),
-      ]);
-      return { actorTasks: tasks.length, pipelines: pls.length, contexts: ctxs.length, icOperations: ics.length };
+      const results = await d.batch(updates as [(typeof updates)[number], ...typeof updates]);
+      return Object.fromEntries(recovered.map((e, i) => [e.key, results[i]!.length])) as ResetCounts;
     } catch (err) {
       throw mapDriverError(err, this.#options);
     }

@@ -32,11 +32,20 @@ import { CALLS, capture, seed, type Captured, type Ids, type Repo } from "./supp
 
 /** Whole-table results by definition: a scan is the plan, but it must come in index/rowid order. */
 const WHOLE_TABLE = new Set(["icOperations.listAll", "experiments.listNames"]);
+/** Newest first: a scan in rowid order that stops after LIMIT rows (no sort). */
+const NEWEST_FIRST = new Set(["experiments.getLatest", "experiments.listRecent"]);
+/**
+ * Allowed a temporary B-tree: a once-per-run summary (the demo's tasks per actor) grouping one
+ * experiment's completed tasks, found by actor_tasks_experiment_status_idx; an index on
+ * (experiment_id, status, actor_id) would remove the sort.
+ */
+const SUMMARY_SORT = new Set(["actorTasks.countCompletedByActor"]);
 
 /** What the issue names explicitly, and the index each must use. */
 const EXPECTED: Record<string, RegExp> = {
   "experiments.get": /SEARCH experiments USING INTEGER PRIMARY KEY/,
   "experiments.getCurrent": /SEARCH experiments USING (COVERING )?INDEX experiments_status_idx/,
+  "experiments.getRunningOrLatest": /SEARCH experiments USING (COVERING )?INDEX experiments_status_idx/,
   "experiments.getByName": /SEARCH experiments USING (COVERING )?INDEX experiments_name_idx/,
   "contexts.get": /SEARCH contexts USING INTEGER PRIMARY KEY/,
   "contexts.getByHash": /SEARCH contexts USING INDEX contexts_hash_idx/,
@@ -47,6 +56,9 @@ const EXPECTED: Record<string, RegExp> = {
     /SEARCH actor_tasks USING INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
   "actorTasks.claimNext":
     /SEARCH actor_tasks USING (COVERING )?INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
+  "actorTasks.countCompletedByActor":
+    /SEARCH actor_tasks USING (COVERING )?INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
+  "actorTasks.failUnfinished": /SEARCH actor_tasks USING INDEX actor_tasks_experiment_status_idx/,
   "actorTasks.countByStatus":
     /SEARCH actor_tasks USING COVERING INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
   "icOperations.get": /SEARCH interactive_control USING INTEGER PRIMARY KEY/,
@@ -110,7 +122,10 @@ describe.each([
     expect(explained.length, `${key} sent no statement`).toBeGreaterThan(0);
     const base = key.replace(/\(.*\)$/, "");
     for (const { sql, lines } of explained) {
-      expect(offending(lines, WHOLE_TABLE.has(base)), `${sql}\n  plan: ${lines.join(" / ")}`).toEqual([]);
+      const allowed = offending(lines, WHOLE_TABLE.has(base) || NEWEST_FIRST.has(base)).filter(
+        (l) => !(SUMMARY_SORT.has(base) && /USE TEMP B-TREE FOR (GROUP|ORDER) BY/.test(l)),
+      );
+      expect(allowed, `${sql}\n  plan: ${lines.join(" / ")}`).toEqual([]);
     }
     const want = EXPECTED[key];
     if (want) {
@@ -127,23 +142,36 @@ describe.each([
   });
 
   it("every public repository method is covered", () => {
-    const classes: [Repo, { prototype: object }, string[]][] = [
-      ["experiments", ExperimentRepository, []],
-      ["contexts", ContextRepository, ["update"]],
-      ["pipelines", PipelineRepository, ["update"]],
-      ["actorTasks", ActorTaskRepository, ["update", "explainRefusal"]],
-      ["icOperations", IcOperationRepository, []],
+    // Methods come from the class and the shared bases it extends (lifecycle.ts, base-repository.ts);
+    // these are the bases' protected helpers, not public methods.
+    const internal = new Set([
+      "constructor",
+      "compiled",
+      "rows",
+      "insert",
+      "settle",
+      "updateById",
+      "insertedId",
+      "found",
+      "explainRefusal",
+    ]);
+    const classes: [Repo, { prototype: object }][] = [
+      ["experiments", ExperimentRepository],
+      ["contexts", ContextRepository],
+      ["pipelines", PipelineRepository],
+      ["actorTasks", ActorTaskRepository],
+      ["icOperations", IcOperationRepository],
     ];
-    for (const [repo, cls, privates] of classes) {
-      const methods = Object.getOwnPropertyNames(cls.prototype).filter(
-        (n) =>
-          n !== "constructor" &&
-          !privates.includes(n) &&
-          typeof (cls.prototype as Record<string, unknown>)[n] === "function",
-      );
+    for (const [repo, cls] of classes) {
+      const methods = new Set<string>();
+      for (let proto = cls.prototype; proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
+        for (const n of Object.getOwnPropertyNames(proto))
+          if (!internal.has(n) && typeof Object.getOwnPropertyDescriptor(proto, n)?.value === "function")
+            methods.add(n);
+      }
       const covered = new Set(CALLS.filter((c) => c.repo === repo).map((c) => c.method.replace(/\(.*\)$/, "")));
       expect(
-        methods.filter((m) => !covered.has(m)),
+        [...methods].filter((m) => !covered.has(m)),
         `${repo}: methods without a query-plan check`,
       ).toEqual([]);
     }

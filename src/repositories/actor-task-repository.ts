@@ -1,5 +1,4 @@
-import { and, eq, inArray, sql } from "drizzle-orm";
-import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+import { and, count, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { InvalidTransitionError, NotFoundError } from "../errors";
 import {
   ACTOR_TASK_STATUSES,
@@ -10,34 +9,62 @@ import {
   type ActorTaskStatus,
 } from "../schema";
 import * as v from "../validate";
-import { BaseRepository, slot } from "./base-repository";
+import { slot } from "./base-repository";
 import { CompiledQuery } from "./engine";
-import type { AdvanceProgressInput, PipelineProgress } from "./pipeline-repository";
+import { defineEntity } from "./entity";
+import { field, type InputOf, inputSpec } from "./input";
+import { elapsedSeconds, TimedLifecycleRepository } from "./lifecycle";
+import {
+  type AdvanceProgressInput,
+  type PipelineProgress,
+  progressDeltaInput,
+  progressIncrement,
+} from "./pipeline-repository";
+import { updateOf } from "./update";
 
 const p = sql.placeholder;
 
-export interface CreateActorTaskInput {
-  experimentId: number;
-  pipelineId: number;
-  actorId: number;
-  shardId: number;
+/** The actor task entity (see entity.ts). Its error column is `errorMessage`. */
+export const actorTaskEntity = defineEntity(actorTasks, {
+  key: "actorTasks",
+  name: "actor task",
+  error: "errorMessage",
+  timed: true,
+  unfinished: ["scheduled", "in_progress"],
+});
+
+/** `actorTasks.create`'s input; the status default (`scheduled`) is the schema's. */
+export const actorTaskInput = inputSpec(actorTasks, {
+  experimentId: field.id(),
+  pipelineId: field.id(),
+  actorId: field.id(),
+  shardId: field.id(),
   /** Defaults to `scheduled`. */
-  status?: ActorTaskStatus;
+  status: field.oneOf(ACTOR_TASK_STATUSES).optional(),
   /**
    * The start time, recorded in the same INSERT (not recorded when omitted).
    * With `status: "in_progress"` this creates and starts the task in one
    * statement — what `create` followed by `start` does in two.
    */
-  startedAt?: Date | string;
-}
+  startedAt: field.time().optional(),
+});
+export interface CreateActorTaskInput extends InputOf<typeof actorTaskInput> {}
 
 /** What `completeWithProgress` returns: the task's pipeline and its progress counters after the increment. */
 export interface TaskCompletion extends PipelineProgress {
   pipelineId: number;
 }
 
-/** Seconds between the row's start and `:ms`, never negative (clocks of different hosts may disagree slightly). */
-const elapsed = sql`max(0, (${p("ms")} - ${actorTasks.startedAt}) / 1000.0)`;
+/** The task's duration at `:ms`, by the one duration policy (lifecycle.ts). */
+const elapsed = elapsedSeconds(actorTasks.startedAt);
+
+/** `→ failed` with `:error`, the end time `:t` and the duration at `:ms` (`fail`, `failUnfinished`). */
+const failed = {
+  status: "failed",
+  errorMessage: slot("error"),
+  completedAt: slot("t"),
+  durationSeconds: elapsed,
+} as const;
 
 /**
  * `(select count(*) from actor_tasks where experiment_id = :experimentId and status = '<s>')`: one
@@ -48,7 +75,9 @@ const countOf = (status: ActorTaskStatus) =>
   sql<number>`(select count(*) from ${actorTasks} where ${actorTasks.experimentId} = ${p("experimentId")} and ${actorTasks.status} = ${sql.raw(`'${status}'`)})`;
 
 /** `db.actorTasks`: one row per shard of a pipeline run by an actor. */
-export class ActorTaskRepository extends BaseRepository {
+export class ActorTaskRepository extends TimedLifecycleRepository<typeof actorTaskEntity> {
+  protected readonly entity = actorTaskEntity;
+
   /**
    * Creates a task; NotFoundError if the experiment or pipeline does not exist.
    * Pass `status: "in_progress"` and `startedAt` to create a running task in
@@ -57,39 +86,17 @@ export class ActorTaskRepository extends BaseRepository {
    * @example const taskId = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 3, status: "in_progress", startedAt: new Date() });
    */
   async create(input: CreateActorTaskInput): Promise<number> {
-    const i = v.record(input, "input");
-    const values = {
-      experimentId: v.id(i.experimentId, "experimentId"),
-      pipelineId: v.id(i.pipelineId, "pipelineId"),
-      actorId: v.id(i.actorId, "actorId"),
-      shardId: v.id(i.shardId, "shardId"),
-      status: i.status === undefined ? "scheduled" : v.oneOf(i.status, ACTOR_TASK_STATUSES, "status"),
-      // Bound as epoch milliseconds (the column's storage), null when absent.
-      startedAt: i.startedAt === undefined ? null : v.time(i.startedAt, "startedAt").getTime(),
-    };
-    const stmt = this.compiled("create", () =>
-      this.db
-        .insert(actorTasks)
-        .values({
-          experimentId: p("experimentId"),
-          pipelineId: p("pipelineId"),
-          actorId: p("actorId"),
-          shardId: p("shardId"),
-          status: p("status"),
-          // Raw placeholder (not through the Date encoder, which cannot take null).
-          startedAt: sql`${p("startedAt")}`,
-        })
-        .prepare(),
+    const values = actorTaskInput.parse(input);
+    // Bound as epoch milliseconds (the column's storage), null when absent.
+    const startedAt = values.startedAt === null ? null : values.startedAt.getTime();
+    // startedAt: a raw placeholder (not through the Date encoder, which cannot take null).
+    const raw = { startedAt: sql`${p("startedAt")}` };
+    return this.insert(
+      actorTaskInput,
+      { ...values, startedAt },
+      { entity: "experiment or pipeline", id: undefined },
+      raw,
     );
-    return this.insertedId(await this.settle(stmt.run(values), { entity: "experiment or pipeline", id: undefined }));
-  }
-
-  /**
-   * The task, or `null`.
-   * @example const task = await db.actorTasks.get(taskId); task?.status
-   */
-  async get(id: number): Promise<ActorTask | null> {
-    return this.findById(actorTasks, actorTasks.taskId, v.id(id, "taskId"));
   }
 
   /**
@@ -98,66 +105,9 @@ export class ActorTaskRepository extends BaseRepository {
    */
   async listRunning(experimentId: number): Promise<ActorTask[]> {
     const eid = v.id(experimentId, "experimentId");
-    const stmt = this.compiled("listRunning", () =>
-      this.db
-        .select()
-        .from(actorTasks)
-        .where(and(eq(actorTasks.experimentId, p("experimentId")), eq(actorTasks.status, "in_progress")))
-        .orderBy(actorTasks.taskId)
-        .prepare(),
-    );
+    const running = () => and(eq(actorTasks.experimentId, p("experimentId")), eq(actorTasks.status, "in_progress"));
+    const stmt = this.rows("listRunning", () => ({ where: running(), orderBy: actorTasks.taskId }));
     return this.settle(stmt.all({ experimentId: eid }));
-  }
-
-  /**
-   * Sets the status without checking the transition (an administrative
-   * override; the lifecycle methods `start`/`complete`/`fail` check it).
-   * @example await db.actorTasks.setStatus(taskId, "failed");
-   */
-  async setStatus(id: number, status: ActorTaskStatus): Promise<void> {
-    const taskId = v.id(id, "taskId");
-    const s = v.oneOf(status, ACTOR_TASK_STATUSES, "status");
-    await this.update("setStatus", { status: slot("status") }, { id: taskId, status: s });
-  }
-
-  /**
-   * Records the start time.
-   * @example await db.actorTasks.setStartTime(taskId, new Date());
-   */
-  async setStartTime(id: number, time: Date | string): Promise<void> {
-    const taskId = v.id(id, "taskId");
-    const t = v.time(time, "time");
-    await this.update("setStartTime", { startedAt: slot("t") }, { id: taskId, t });
-  }
-
-  /**
-   * Records the end time and duration; without `durationSeconds` it is
-   * computed from the recorded start (null when none was recorded).
-   * @example await db.actorTasks.setEndTime(taskId, new Date(), 12.5);
-   */
-  async setEndTime(id: number, time: Date | string, durationSeconds?: number): Promise<void> {
-    const taskId = v.id(id, "taskId");
-    const t = v.time(time, "time");
-    if (durationSeconds === undefined) {
-      await this.update(
-        "setEndTimeComputed",
-        { completedAt: slot("t"), durationSeconds: elapsed },
-        { id: taskId, t, ms: t.getTime() },
-      );
-    } else {
-      const d = v.duration(durationSeconds, "durationSeconds");
-      await this.update("setEndTime", { completedAt: slot("t"), durationSeconds: slot("d") }, { id: taskId, t, d });
-    }
-  }
-
-  /**
-   * Records an error message on the task (without changing its status; see `fail`).
-   * @example await db.actorTasks.setError(taskId, "worker lost");
-   */
-  async setError(id: number, error: string): Promise<void> {
-    const taskId = v.id(id, "taskId");
-    const message = v.text(error, "error");
-    await this.update("setError", { errorMessage: slot("error") }, { id: taskId, error: message });
   }
 
   /**
@@ -169,9 +119,7 @@ export class ActorTaskRepository extends BaseRepository {
     const taskId = v.id(id, "taskId");
     const t = v.optionalTime(time, "time");
     const stmt = this.compiled("start", () =>
-      this.db
-        .update(actorTasks)
-        .set({ status: "in_progress", startedAt: slot("t") })
+      updateOf(this.db, actorTasks, { status: "in_progress", startedAt: slot("t") })
         .where(and(eq(actorTasks.taskId, p("id")), eq(actorTasks.status, "scheduled")))
         .prepare(),
     );
@@ -217,19 +165,10 @@ export class ActorTaskRepository extends BaseRepository {
     time?: Date | string,
   ): Promise<TaskCompletion> {
     const taskId = v.id(id, "taskId");
-    const d = v.record(progress, "progress");
-    const shards = d.shards === undefined ? 1 : v.count(d.shards, "shards");
-    const samples = d.samples === undefined ? 0 : v.count(d.samples, "samples");
-    const currentShardId = d.currentShardId === undefined ? null : v.count(d.currentShardId, "currentShardId");
+    const delta = progressDeltaInput.parse(progress, "progress");
     const t = v.optionalTime(time, "time");
     const advance = this.compiled("advanceTaskPipeline", () =>
-      this.db
-        .update(pipelines)
-        .set({
-          shardsCompleted: sql`${pipelines.shardsCompleted} + ${p("shards")}`,
-          totalSamplesProcessed: sql`${pipelines.totalSamplesProcessed} + ${p("samples")}`,
-          currentShardId: sql`coalesce(${p("currentShardId")}, ${pipelines.currentShardId})`,
-        })
+      updateOf(this.db, pipelines, progressIncrement())
         // The task's pipeline, only while the task is in progress (the same condition as the completion below).
         .where(
           sql`${pipelines.pipelineId} = (select ${actorTasks.pipelineId} from ${actorTasks} where ${actorTasks.taskId} = ${p("id")} and ${actorTasks.status} = 'in_progress')`,
@@ -257,7 +196,7 @@ export class ActorTaskRepository extends BaseRepository {
     const complete = this.#completeStmt();
     const [advanced, completed, counters] = await this.settle(
       CompiledQuery.batch([
-        { query: advance as CompiledQuery<unknown>, values: { id: taskId, shards, samples, currentShardId } },
+        { query: advance as CompiledQuery<unknown>, values: { id: taskId, ...delta } },
         { query: complete as CompiledQuery<unknown>, values: { id: taskId, t, ms: t.getTime() } },
         { query: progressOf as CompiledQuery<unknown>, values: { id: taskId } },
       ]),
@@ -273,9 +212,7 @@ export class ActorTaskRepository extends BaseRepository {
 
   #completeStmt() {
     return this.compiled("complete", () =>
-      this.db
-        .update(actorTasks)
-        .set({ status: "completed", completedAt: slot("t"), durationSeconds: elapsed })
+      updateOf(this.db, actorTasks, { status: "completed", completedAt: slot("t"), durationSeconds: elapsed })
         .where(and(eq(actorTasks.taskId, p("id")), eq(actorTasks.status, "in_progress")))
         .prepare(),
     );
@@ -288,16 +225,8 @@ export class ActorTaskRepository extends BaseRepository {
    */
   async fail(id: number, error: string, time?: Date | string): Promise<void> {
     const taskId = v.id(id, "taskId");
-    const message = v.text(error, "error");
-    const t = v.optionalTime(time, "time");
-    const stmt = this.compiled("fail", () =>
-      this.db
-        .update(actorTasks)
-        .set({ status: "failed", errorMessage: slot("error"), completedAt: slot("t"), durationSeconds: elapsed })
-        .where(and(eq(actorTasks.taskId, p("id")), inArray(actorTasks.status, ["scheduled", "in_progress"])))
-        .prepare(),
-    );
-    const rs = await this.settle(stmt.run({ id: taskId, error: message, t, ms: t.getTime() }));
+    const where = () => and(eq(actorTasks.taskId, p("id")), inArray(actorTasks.status, actorTaskEntity.unfinished));
+    const rs = await this.#failWhere("fail", where, taskId, error, time);
     if (rs.rowsAffected === 0) await this.explainRefusal(taskId, "failed");
   }
 
@@ -317,9 +246,7 @@ export class ActorTaskRepository extends BaseRepository {
     const aid = v.id(actorId, "actorId");
     const t = v.optionalTime(time, "time");
     const stmt = this.compiled("claimNext", () =>
-      this.db
-        .update(actorTasks)
-        .set({ status: "in_progress", actorId: slot("actorId"), startedAt: slot("t") })
+      updateOf(this.db, actorTasks, { status: "in_progress", actorId: slot("actorId"), startedAt: slot("t") })
         .where(
           // Served by actor_tasks_experiment_status_idx (its entries are ordered by task_id within a status).
           sql`${actorTasks.taskId} = (select ${actorTasks.taskId} from ${actorTasks} where ${actorTasks.experimentId} = ${p("experimentId")} and ${actorTasks.status} = 'scheduled' order by ${actorTasks.taskId} limit 1) and ${actorTasks.status} = 'scheduled'`,
@@ -357,6 +284,46 @@ export class ActorTaskRepository extends BaseRepository {
     return counts;
   }
 
+  /**
+   * Completed tasks of the experiment per actor (the actor that claimed each), by actor id.
+   * @example const perActor = await db.actorTasks.countCompletedByActor(experimentId); // [{ actorId: 1, tasks: 12 }, …]
+   */
+  async countCompletedByActor(experimentId: number): Promise<{ actorId: number; tasks: number }[]> {
+    const eid = v.id(experimentId, "experimentId");
+    const stmt = this.compiled("countCompletedByActor", () =>
+      this.db
+        .select({ actorId: actorTasks.actorId, tasks: count() })
+        .from(actorTasks)
+        .where(and(eq(actorTasks.experimentId, p("experimentId")), eq(actorTasks.status, "completed")))
+        .groupBy(actorTasks.actorId)
+        .orderBy(actorTasks.actorId)
+        .prepare(),
+    );
+    return this.settle(stmt.all({ experimentId: eid }));
+  }
+
+  /**
+   * Fails every `scheduled` or `in_progress` task of the experiment, with the
+   * error, the end time and (for started ones) the duration, in one
+   * statement; returns how many it failed. For a controller abandoning a run
+   * so that no task of it still looks alive.
+   * @example const failed = await db.actorTasks.failUnfinished(experimentId, "interrupted (SIGINT)");
+   */
+  async failUnfinished(experimentId: number, error: string, time?: Date | string): Promise<number> {
+    const eid = v.id(experimentId, "experimentId");
+    const where = () =>
+      and(eq(actorTasks.experimentId, p("id")), inArray(actorTasks.status, actorTaskEntity.unfinished));
+    return (await this.#failWhere("failUnfinished", where, eid, error, time)).rowsAffected;
+  }
+
+  /** `→ failed` (error, end time, duration) for the rows `where` selects with `:id` = `id`. */
+  async #failWhere(key: string, where: () => SQL | undefined, id: number, error: string, time?: Date | string) {
+    const message = v.text(error, "error");
+    const t = v.optionalTime(time, "time");
+    const stmt = this.compiled(key, () => updateOf(this.db, actorTasks, failed).where(where()).prepare());
+    return this.settle(stmt.run({ id, error: message, t, ms: t.getTime() }));
+  }
+
   /** After a conditional update touched nothing: NotFoundError or InvalidTransitionError. */
   private async explainRefusal(taskId: number, to: ActorTaskStatus): Promise<never> {
     const stmt = this.compiled("status", () =>
@@ -370,13 +337,5 @@ export class ActorTaskRepository extends BaseRepository {
     const row = await this.settle(stmt.get({ id: taskId }));
     if (!row) throw new NotFoundError("actor task", taskId);
     throw new InvalidTransitionError("actor task", taskId, row.status, to);
-  }
-
-  private update(
-    key: string,
-    set: SQLiteUpdateSetSource<typeof actorTasks>,
-    params: { id: number } & Record<string, unknown>,
-  ) {
-    return this.updateById(actorTasks, actorTasks.taskId, "actor task", key, set, params);
   }
 }

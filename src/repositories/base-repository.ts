@@ -1,11 +1,15 @@
 import type { ResultSet } from "@libsql/client";
-import { eq, sql } from "drizzle-orm";
+import { eq, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import type { LibSQLDatabase } from "drizzle-orm/libsql";
 import { mapDriverError, type ErrorContext } from "../errors";
 import { NotFoundError } from "../errors";
 import type * as schema from "../schema";
+import * as v from "../validate";
 import { type CompiledQuery, type RowOf, StatementCache } from "./engine";
+import type { Entity, RowOfEntity } from "./entity";
+import type { Fields, InputSpec } from "./input";
+import { updateOf } from "./update";
 
 export type Schema = typeof schema;
 /** The Drizzle database the repositories run on. */
@@ -21,19 +25,63 @@ export interface RepositoryOptions {
 }
 
 /**
- * What every repository shares: its executor, a cache of compiled
+ * What every repository shares: its executor and entity, a cache of compiled
  * statements (built with Drizzle on first use, so a hot call does no query
- * building and little per-call work), and the mapping of driver errors to
- * typed ones.
+ * building and little per-call work), the mapping of driver errors to typed
+ * ones, `get(id)`, and the UPDATE-by-id every setter is.
+ *
+ * Adding a statement to a repository: give it a key unique in the class and
+ * build it with Drizzle inside `compiled`, with `sql.placeholder("name")` (or
+ * `slot("name")` inside `.set()`) for every value; run it with
+ * `.get/.all/.run({ name: value })` inside `settle`:
+ * @example
+ * const stmt = this.compiled("listFailed", () =>
+ *   this.db.select().from(pipelines).where(and(eq(pipelines.experimentId, p("eid")), eq(pipelines.status, "failed"))).prepare());
+ * return this.settle(stmt.all({ eid }));
  */
-export abstract class BaseRepository {
+export abstract class BaseRepository<E extends Entity = Entity> {
   readonly #statements: StatementCache;
+  /** The entity this repository stores (see entity.ts). */
+  protected abstract readonly entity: E;
 
   constructor(
     protected readonly db: Executor,
     protected readonly options: RepositoryOptions = {},
   ) {
     this.#statements = new StatementCache(this, db);
+  }
+
+  /**
+   * The row, or `null`.
+   * @example const pl = await db.pipelines.get(pipelineId); pl?.status
+   */
+  async get(id: number): Promise<RowOfEntity<E> | null> {
+    const rowId = v.id(id, this.entity.idField);
+    // LIMIT 1 (a no-op on the primary key) lets the local driver fetch one row without a cursor.
+    const stmt = this.rows("get", () => ({ where: eq(this.entity.id, sql.placeholder("id")), limit: 1 }));
+    return (await this.settle(stmt.get({ id: rowId }))) ?? null;
+  }
+
+  /**
+   * `SELECT <every column> FROM <entity> [WHERE …] [ORDER BY …] [LIMIT …]`
+   * as the compiled statement `key` (`query` runs only when it is first built).
+   * @example const stmt = this.rows("list", () => ({ where: eq(pipelines.experimentId, p("eid")), orderBy: asc(pipelines.pipelineId) }));
+   */
+  protected rows(
+    key: string,
+    query: () => { where?: SQL; orderBy?: SQL | SQLiteColumn; limit?: number | Placeholder },
+  ): CompiledQuery<RowOfEntity<E>> {
+    return this.compiled(key, () => {
+      const { where, orderBy, limit } = query();
+      let q = (this.db as Database)
+        .select()
+        .from(this.entity.table as SQLiteTable)
+        .$dynamic();
+      if (where) q = q.where(where);
+      if (orderBy) q = q.orderBy(orderBy);
+      if (limit !== undefined) q = q.limit(limit);
+      return q.prepare();
+    }) as CompiledQuery<RowOfEntity<E>>;
   }
 
   /**
@@ -55,48 +103,43 @@ export abstract class BaseRepository {
   }
 
   /**
-   * `UPDATE table SET … WHERE id = :id` as one compiled statement;
-   * NotFoundError (and nothing written) when it changed no row. The count
-   * comes from the driver's `rowsAffected` (every libSQL transport reports
-   * it), so no RETURNING row has to be built, fetched and mapped.
+   * `UPDATE <entity> SET <set()> WHERE id = :id` (through `updateOf`) as the
+   * compiled statement `key` (`set` runs only when it is first built);
+   * NotFoundError (and nothing written) when it
+   * changed no row. The count comes from the driver's `rowsAffected` (every
+   * libSQL transport reports it), so no RETURNING row is built and fetched.
    */
-  protected async updateById<T extends SQLiteTable>(
-    table: T,
-    idColumn: SQLiteColumn,
-    entity: string,
+  protected async updateById(
     key: string,
-    set: SQLiteUpdateSetSource<T>,
+    set: () => SQLiteUpdateSetSource<E["table"]>,
     params: { id: number } & Record<string, unknown>,
   ): Promise<void> {
+    const { table, id } = this.entity;
     const stmt = this.compiled(key, () =>
-      (this.db as Database)
-        .update(table)
-        .set(set)
-        .where(eq(idColumn, sql.placeholder("id")))
+      updateOf(this.db, table, set())
+        .where(eq(id, sql.placeholder("id")))
         .prepare(),
     );
     const rs = await this.settle(stmt.run(params));
-    if (rs.rowsAffected === 0) throw new NotFoundError(entity, params.id);
+    if (rs.rowsAffected === 0) throw new NotFoundError(this.entity.name, params.id);
   }
 
   /**
-   * The row whose primary key is `id`, or `null` — every repository's `get`.
-   * LIMIT 1 (a no-op on the primary key) lets the local driver fetch one row without a cursor.
+   * INSERT of an input spec's fields (input.ts) as the compiled statement
+   * `create`; returns the new row's id — the driver's `lastInsertRowid`, so
+   * no RETURNING row is built and fetched. `overrides` replaces a field's
+   * placeholder (see `InputSpec.placeholders`).
    */
-  protected async findById<T extends SQLiteTable>(
-    table: T,
-    idColumn: SQLiteColumn,
-    id: number,
-  ): Promise<T["$inferSelect"] | null> {
-    const stmt = this.compiled("get", () =>
-      (this.db as Database)
-        .select()
-        .from(table as SQLiteTable)
-        .where(eq(idColumn, sql.placeholder("id")))
-        .limit(1)
-        .prepare(),
+  protected async insert(
+    spec: Pick<InputSpec<Fields>, "placeholders">,
+    values: Record<string, unknown>,
+    foreignKey?: ErrorContext["foreignKey"],
+    overrides?: Record<string, unknown>,
+  ): Promise<number> {
+    const stmt = this.compiled("create", () =>
+      (this.db as Database).insert(this.entity.table).values(spec.placeholders(overrides)).prepare(),
     );
-    return ((await this.settle(stmt.get({ id }))) as T["$inferSelect"] | undefined) ?? null;
+    return this.insertedId(await this.settle(stmt.run(values), foreignKey));
   }
 
   /** The id of the row an INSERT (run through `CompiledQuery.run`) created. */
@@ -106,9 +149,9 @@ export abstract class BaseRepository {
     return Number(id);
   }
 
-  /** Throws NotFoundError when an UPDATE … RETURNING touched no row. */
-  protected found<T>(row: T | undefined, entity: string, id: number): T {
-    if (row === undefined || row === null) throw new NotFoundError(entity, id);
+  /** Throws NotFoundError when an UPDATE … RETURNING (or a read by id) found no row. */
+  protected found<T>(row: T | undefined, id: number): T {
+    if (row === undefined || row === null) throw new NotFoundError(this.entity.name, id);
     return row;
   }
 }

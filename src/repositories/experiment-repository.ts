@@ -1,20 +1,29 @@
 import { desc, eq, sql } from "drizzle-orm";
-import { EXPERIMENT_STATUSES, experiments, type Experiment, type ExperimentStatus } from "../schema";
+import { EXPERIMENT_STATUSES, experiments, type Experiment } from "../schema";
 import * as v from "../validate";
-import { BaseRepository, slot } from "./base-repository";
+import { slot } from "./base-repository";
+import { defineEntity } from "./entity";
+import { field, type InputOf, inputSpec } from "./input";
+import { LifecycleRepository } from "./lifecycle";
 
 const p = sql.placeholder;
 
-export interface CreateExperimentInput {
-  experimentName: string;
-  numActors: number;
-  numShards?: number;
-  numCpus?: number | null;
-  numGpus?: number | null;
-  mlflowExperimentId?: string | null;
+/** The experiment entity (see entity.ts): the root; never failed by `resetExperimentStates`. */
+export const experimentEntity = defineEntity(experiments, { key: "experiments", name: "experiment", root: true });
+
+/** `experiments.create`'s input; defaults (numShards 0, status `running`) are the schema's. */
+export const experimentInput = inputSpec(experiments, {
+  experimentName: field.text({ nonEmpty: true }),
+  numActors: field.count(),
+  numShards: field.count().optional(),
+  numCpus: field.count().nullable(),
+  numGpus: field.count().nullable(),
+  /** Stored as `metricExperimentId` (rows carry both names). */
+  mlflowExperimentId: field.text().nullable().column("metricExperimentId"),
   /** Defaults to `running`. */
-  status?: ExperimentStatus;
-}
+  status: field.oneOf(EXPERIMENT_STATUSES).optional(),
+});
+export interface CreateExperimentInput extends InputOf<typeof experimentInput> {}
 
 /** A stored row plus `mlflowExperimentId`, the first release's name of `metricExperimentId`. */
 function withAlias(row: typeof experiments.$inferSelect | null | undefined): Experiment | null {
@@ -22,47 +31,23 @@ function withAlias(row: typeof experiments.$inferSelect | null | undefined): Exp
 }
 
 /** `db.experiments`: one row per experiment run. */
-export class ExperimentRepository extends BaseRepository {
+export class ExperimentRepository extends LifecycleRepository<typeof experimentEntity> {
+  protected readonly entity = experimentEntity;
+
   /**
    * Creates an experiment and returns its id.
    * @example const id = await db.experiments.create({ experimentName: "llama-sweep", numActors: 4, numShards: 64 });
    */
   async create(input: CreateExperimentInput): Promise<number> {
-    const i = v.record(input, "input");
-    const values = {
-      experimentName: v.text(i.experimentName, "experimentName", { nonEmpty: true }),
-      numActors: v.count(i.numActors, "numActors"),
-      numShards: v.optionalCount(i.numShards, "numShards") ?? 0,
-      numCpus: v.nullableCount(i.numCpus, "numCpus"),
-      numGpus: v.nullableCount(i.numGpus, "numGpus"),
-      mlflowExperimentId: v.nullableText(i.mlflowExperimentId, "mlflowExperimentId"),
-      status: i.status === undefined ? "running" : v.oneOf(i.status, EXPERIMENT_STATUSES, "status"),
-    };
-    const stmt = this.compiled("create", () =>
-      this.db
-        .insert(experiments)
-        .values({
-          experimentName: p("experimentName"),
-          numActors: p("numActors"),
-          numShards: p("numShards"),
-          numCpus: p("numCpus"),
-          numGpus: p("numGpus"),
-          metricExperimentId: p("mlflowExperimentId"),
-          status: p("status"),
-        })
-        .returning({ id: experiments.experimentId })
-        .prepare(),
-    );
-    const row = await this.settle(stmt.get(values));
-    return row!.id;
+    return this.insert(experimentInput, experimentInput.parse(input));
   }
 
   /**
    * The experiment, or `null`.
    * @example const exp = await db.experiments.get(id); exp?.status // "running"
    */
-  async get(id: number): Promise<Experiment | null> {
-    return withAlias(await this.findById(experiments, experiments.experimentId, v.id(id, "experimentId")));
+  override async get(id: number): Promise<Experiment | null> {
+    return withAlias(await super.get(id));
   }
 
   /**
@@ -70,16 +55,45 @@ export class ExperimentRepository extends BaseRepository {
    * @example const current = await db.experiments.getCurrent();
    */
   async getCurrent(): Promise<Experiment | null> {
-    const stmt = this.compiled("getCurrent", () =>
-      this.db
-        .select()
-        .from(experiments)
-        .where(eq(experiments.status, "running"))
-        .orderBy(desc(experiments.experimentId))
-        .limit(1)
-        .prepare(),
-    );
+    const stmt = this.rows("getCurrent", () => ({
+      where: eq(experiments.status, "running"),
+      orderBy: desc(experiments.experimentId),
+      limit: 1,
+    }));
     return withAlias(await this.settle(stmt.get()));
+  }
+
+  /**
+   * The most recently created experiment, whatever its status, or `null`.
+   * @example const last = await db.experiments.getLatest();
+   */
+  async getLatest(): Promise<Experiment | null> {
+    const [latest] = await this.listRecent(1);
+    return latest ?? null;
+  }
+
+  /**
+   * The experiment a dashboard shows by default: the most recent `running`
+   * one, else the most recent one; `null` when there is none. One statement.
+   * @example const exp = await db.experiments.getRunningOrLatest();
+   */
+  async getRunningOrLatest(): Promise<Experiment | null> {
+    const e = experiments;
+    // Two index lookups (experiments_status_idx, then the rowid's end), no sort.
+    const where = () =>
+      sql`${e.experimentId} = coalesce((select max(${e.experimentId}) from ${e} where ${e.status} = 'running'), (select max(${e.experimentId}) from ${e}))`;
+    const stmt = this.rows("getRunningOrLatest", () => ({ where: where(), limit: 1 }));
+    return withAlias(await this.settle(stmt.get()));
+  }
+
+  /**
+   * The `limit` most recent experiments, newest first.
+   * @example for (const e of await db.experiments.listRecent(5)) console.log(e.experimentId, e.status);
+   */
+  async listRecent(limit: number): Promise<Experiment[]> {
+    const n = v.count(limit, "limit");
+    const stmt = this.rows("listRecent", () => ({ orderBy: desc(experiments.experimentId), limit: p("limit") }));
+    return (await this.settle(stmt.all({ limit: n }))).map((row) => withAlias(row)!);
   }
 
   /**
@@ -88,15 +102,8 @@ export class ExperimentRepository extends BaseRepository {
    */
   async getByName(name: string): Promise<Experiment | null> {
     const experimentName = v.text(name, "name");
-    const stmt = this.compiled("getByName", () =>
-      this.db
-        .select()
-        .from(experiments)
-        .where(eq(experiments.experimentName, p("name")))
-        .orderBy(desc(experiments.experimentId))
-        .limit(1)
-        .prepare(),
-    );
+    const where = () => eq(experiments.experimentName, p("name"));
+    const stmt = this.rows("getByName", () => ({ where: where(), orderBy: desc(experiments.experimentId), limit: 1 }));
     return withAlias(await this.settle(stmt.get({ name: experimentName })));
   }
 
@@ -117,40 +124,6 @@ export class ExperimentRepository extends BaseRepository {
   }
 
   /**
-   * Sets the status (any of EXPERIMENT_STATUSES).
-   * @example await db.experiments.setStatus(id, "completed");
-   */
-  async setStatus(id: number, status: ExperimentStatus): Promise<void> {
-    const experimentId = v.id(id, "experimentId");
-    const s = v.oneOf(status, EXPERIMENT_STATUSES, "status");
-    await this.updateById(
-      experiments,
-      experiments.experimentId,
-      "experiment",
-      "setStatus",
-      { status: slot("status") },
-      { id: experimentId, status: s },
-    );
-  }
-
-  /**
-   * Records an error message on the experiment.
-   * @example await db.experiments.setError(id, "actor 3 ran out of memory");
-   */
-  async setError(id: number, error: string): Promise<void> {
-    const experimentId = v.id(id, "experimentId");
-    const message = v.text(error, "error");
-    await this.updateById(
-      experiments,
-      experiments.experimentId,
-      "experiment",
-      "setError",
-      { error: slot("error") },
-      { id: experimentId, error: message },
-    );
-  }
-
-  /**
    * The recorded error message, `""` when there is none.
    * @example const message = await db.experiments.getError(id);
    */
@@ -163,7 +136,7 @@ export class ExperimentRepository extends BaseRepository {
         .where(eq(experiments.experimentId, p("id")))
         .prepare(),
     );
-    const row = this.found(await this.settle(stmt.get({ id: experimentId })), "experiment", experimentId);
+    const row = this.found(await this.settle(stmt.get({ id: experimentId })), experimentId);
     return row.error ?? "";
   }
 
@@ -174,13 +147,6 @@ export class ExperimentRepository extends BaseRepository {
   async setNumShards(id: number, n: number): Promise<void> {
     const experimentId = v.id(id, "experimentId");
     const numShards = v.count(n, "numShards");
-    await this.updateById(
-      experiments,
-      experiments.experimentId,
-      "experiment",
-      "setNumShards",
-      { numShards: slot("numShards") },
-      { id: experimentId, numShards },
-    );
+    await this.updateById("setNumShards", () => ({ numShards: slot("numShards") }), { id: experimentId, numShards });
   }
 }

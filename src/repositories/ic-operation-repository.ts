@@ -1,62 +1,55 @@
 import { asc, desc, eq, sql } from "drizzle-orm";
 import { ValidationError } from "../errors";
+// One name inside the package: "IC operation" (icOperations, IcOperation…). The table keeps its SQL
+// name `interactive_control` and its public export `interactiveControl`.
 import {
   IC_OPERATIONS,
   IC_STATUSES,
-  interactiveControl,
+  interactiveControl as icOperations,
   type IcOperation,
-  type IcOperationType,
   type IcStatus,
 } from "../schema";
 import * as v from "../validate";
 import { BaseRepository, slot } from "./base-repository";
+import { defineEntity } from "./entity";
+import { field, type InputOf, inputSpec } from "./input";
+import { updateOf } from "./update";
 
 const p = sql.placeholder;
 
-export interface CreateIcOperationInput {
-  operation: IcOperationType;
+/** The IC operation entity (see entity.ts). `resetExperimentStates` fails pending ones and stamps `processedAt`. */
+export const icOperationEntity = defineEntity(icOperations, {
+  key: "icOperations",
+  name: "IC operation",
+  unfinished: ["pending"],
+  recoveredAt: "processedAt",
+});
+
+/** `icOperations.create`'s input; the status is always the schema's default (`pending`). */
+export const icOperationInput = inputSpec(icOperations, {
+  operation: field.oneOf(IC_OPERATIONS),
   /** Required for every operation but `clone`. */
-  pipelineId?: number | null;
-  requestData?: unknown;
-}
+  pipelineId: field.id().nullable(),
+  requestData: field.json().optional(),
+});
+export interface CreateIcOperationInput extends InputOf<typeof icOperationInput> {}
 
 /** `db.icOperations`: the queue of interactive-control requests (stop, resume, delete, clone). */
-export class IcOperationRepository extends BaseRepository {
+export class IcOperationRepository extends BaseRepository<typeof icOperationEntity> {
+  protected readonly entity = icOperationEntity;
+
   /**
    * Queues an operation as `pending`; NotFoundError if the pipeline does not exist.
    * @example await db.icOperations.create({ operation: "stop", pipelineId: pid });
    * @example await db.icOperations.create({ operation: "clone", requestData: { from: pid, modelConfig: { temperature: 0.2 } } });
    */
   async create(input: CreateIcOperationInput): Promise<number> {
-    const i = v.record(input, "input");
-    const operation = v.oneOf(i.operation, IC_OPERATIONS, "operation");
-    const pipelineId = i.pipelineId === undefined || i.pipelineId === null ? null : v.id(i.pipelineId, "pipelineId");
+    const values = icOperationInput.parse(input);
+    const { operation, pipelineId } = values;
     if (pipelineId === null && operation !== "clone") {
       throw new ValidationError(`pipelineId is required for a "${operation}" operation`, { field: "pipelineId" });
     }
-    const values = { operation, pipelineId, requestData: v.optionalJson(i.requestData, "requestData") };
-    const stmt = this.compiled("create", () =>
-      this.db
-        .insert(interactiveControl)
-        .values({
-          operation: p("operation"),
-          pipelineId: p("pipelineId"),
-          requestData: p("requestData"),
-          status: "pending",
-        })
-        .returning({ id: interactiveControl.icId })
-        .prepare(),
-    );
-    const row = await this.settle(stmt.get(values), { entity: "pipeline", id: pipelineId ?? undefined });
-    return row!.id;
-  }
-
-  /**
-   * The operation, or `null`.
-   * @example const op = await db.icOperations.get(icId); op?.status
-   */
-  async get(id: number): Promise<IcOperation | null> {
-    return this.findById(interactiveControl, interactiveControl.icId, v.id(id, "icId"));
+    return this.insert(icOperationInput, values, { entity: "pipeline", id: pipelineId ?? undefined });
   }
 
   /**
@@ -64,14 +57,8 @@ export class IcOperationRepository extends BaseRepository {
    * @example for (const op of await db.icOperations.listPending()) console.log(op.operation, op.pipelineId);
    */
   async listPending(): Promise<IcOperation[]> {
-    const stmt = this.compiled("listPending", () =>
-      this.db
-        .select()
-        .from(interactiveControl)
-        .where(eq(interactiveControl.status, "pending"))
-        .orderBy(asc(interactiveControl.icId))
-        .prepare(),
-    );
+    const pending = () => eq(icOperations.status, "pending");
+    const stmt = this.rows("listPending", () => ({ where: pending(), orderBy: asc(icOperations.icId) }));
     return this.settle(stmt.all());
   }
 
@@ -80,9 +67,7 @@ export class IcOperationRepository extends BaseRepository {
    * @example const history = await db.icOperations.listAll();
    */
   async listAll(): Promise<IcOperation[]> {
-    const stmt = this.compiled("listAll", () =>
-      this.db.select().from(interactiveControl).orderBy(desc(interactiveControl.icId)).prepare(),
-    );
+    const stmt = this.rows("listAll", () => ({ orderBy: desc(icOperations.icId) }));
     return this.settle(stmt.all());
   }
 
@@ -95,11 +80,9 @@ export class IcOperationRepository extends BaseRepository {
    */
   async claimNext(): Promise<IcOperation | null> {
     const stmt = this.compiled("claimNext", () =>
-      this.db
-        .update(interactiveControl)
-        .set({ status: "processing" })
+      updateOf(this.db, icOperations, { status: "processing" })
         .where(
-          sql`${interactiveControl.icId} = (select ${interactiveControl.icId} from ${interactiveControl} where ${interactiveControl.status} = 'pending' order by ${interactiveControl.icId} limit 1) and ${interactiveControl.status} = 'pending'`,
+          sql`${icOperations.icId} = (select ${icOperations.icId} from ${icOperations} where ${icOperations.status} = 'pending' order by ${icOperations.icId} limit 1) and ${icOperations.status} = 'pending'`,
         )
         .returning()
         .prepare(),
@@ -116,17 +99,11 @@ export class IcOperationRepository extends BaseRepository {
     const icId = v.id(id, "icId");
     const s = v.oneOf(status, IC_STATUSES, "status");
     const message = error === undefined ? null : v.text(error, "error");
-    await this.updateById(
-      interactiveControl,
-      interactiveControl.icId,
-      "IC operation",
-      "setStatus",
-      {
-        status: slot("status"),
-        error: sql`coalesce(${p("error")}, ${interactiveControl.error})`,
-        processedAt: slot("t"),
-      },
-      { id: icId, status: s, error: message, t: new Date() },
-    );
+    const set = () => ({
+      status: slot("status"),
+      error: sql`coalesce(${p("error")}, ${icOperations.error})`,
+      processedAt: slot("t"),
+    });
+    await this.updateById("setStatus", set, { id: icId, status: s, error: message, t: new Date() });
   }
 }

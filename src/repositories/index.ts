@@ -4,3 +4,8 @@ export * from "./context-repository";
 export * from "./pipeline-repository";
 export * from "./actor-task-repository";
 export * from "./ic-operation-repository";
+export * from "./entity";
+export * from "./input";
+export * from "./lifecycle";
+export * from "./registry";
+export * from "./update";

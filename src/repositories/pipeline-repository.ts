@@ -1,89 +1,84 @@
 import { asc, eq, sql } from "drizzle-orm";
-import type { SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
-import { PIPELINE_STATUSES, pipelines, type Pipeline, type PipelineStatus } from "../schema";
-import { ValidationError } from "../errors";
+import { PIPELINE_STATUSES, pipelines, type Pipeline } from "../schema";
 import * as v from "../validate";
-import { BaseRepository, slot } from "./base-repository";
+import { defineEntity } from "./entity";
+import { field, type InputOf, inputSpec } from "./input";
+import { LifecycleRepository } from "./lifecycle";
+import { updateOf } from "./update";
 
 const p = sql.placeholder;
 
-export interface CreatePipelineInput {
-  experimentId: number;
-  pipelineName: string;
-  pipelineType: string;
-  modelConfig: unknown;
-  samplingParams: unknown;
-  contextId?: number | null;
+/** The pipeline entity (see entity.ts). */
+export const pipelineEntity = defineEntity(pipelines, {
+  key: "pipelines",
+  name: "pipeline",
+  unfinished: ["new", "ongoing"],
+});
+
+/**
+ * `pipelines.create`'s input; the status default (`new`) is the schema's.
+ * `modelConfig` and `samplingParams` are NOT NULL columns: null is refused by the spec.
+ */
+export const pipelineInput = inputSpec(pipelines, {
+  experimentId: field.id(),
+  pipelineName: field.text({ nonEmpty: true }),
+  pipelineType: field.text({ nonEmpty: true }),
+  modelConfig: field.json(),
+  samplingParams: field.json(),
+  contextId: field.id().nullable(),
   /** Defaults to `new`. */
-  status?: PipelineStatus;
-}
+  status: field.oneOf(PIPELINE_STATUSES).optional(),
+});
+export interface CreatePipelineInput extends InputOf<typeof pipelineInput> {}
 
-export interface PipelineProgress {
-  currentShardId: number;
-  shardsCompleted: number;
-  totalSamplesProcessed: number;
-}
+/** `setProgress`'s counters. */
+export const progressInput = inputSpec(null, {
+  currentShardId: field.count(),
+  shardsCompleted: field.count(),
+  totalSamplesProcessed: field.count(),
+});
+export interface PipelineProgress extends InputOf<typeof progressInput> {}
 
-export interface AdvanceProgressInput {
+/** `advanceProgress`'s (and `actorTasks.completeWithProgress`'s) increments. */
+export const progressDeltaInput = inputSpec(null, {
   /** Shards finished by this call; default 1. */
-  shards?: number;
+  shards: field.count().optional(1),
   /** Samples processed by this call; default 0. */
-  samples?: number;
+  samples: field.count().optional(0),
   /** The shard the pipeline is now on; unchanged when omitted. */
-  currentShardId?: number;
+  currentShardId: field.count().optional(),
+});
+export interface AdvanceProgressInput extends InputOf<typeof progressDeltaInput> {}
+
+/**
+ * The SET of a progress increment — `shards_completed + :shards`,
+ * `total_samples_processed + :samples`, `coalesce(:currentShardId, current_shard_id)` —
+ * atomic in one statement, so actors finishing shards of one pipeline at once never lose a count.
+ */
+export function progressIncrement() {
+  return {
+    shardsCompleted: sql`${pipelines.shardsCompleted} + ${p("shards")}`,
+    totalSamplesProcessed: sql`${pipelines.totalSamplesProcessed} + ${p("samples")}`,
+    currentShardId: sql`coalesce(${p("currentShardId")}, ${pipelines.currentShardId})`,
+  };
 }
 
 /** `db.pipelines`: one row per inference pipeline (a model × sampling configuration) of an experiment. */
-export class PipelineRepository extends BaseRepository {
+export class PipelineRepository extends LifecycleRepository<typeof pipelineEntity> {
+  protected readonly entity = pipelineEntity;
+
   /**
    * Creates a pipeline in an experiment; NotFoundError if the experiment (or context) does not exist.
    * @example const pid = await db.pipelines.create({ experimentId, pipelineName: "p0", pipelineType: "vllm",
    *   modelConfig: { model: "llama-3-8b" }, samplingParams: { temperature: 0.7 } });
    */
   async create(input: CreatePipelineInput): Promise<number> {
-    const i = v.record(input, "input");
-    const values = {
-      experimentId: v.id(i.experimentId, "experimentId"),
-      pipelineName: v.text(i.pipelineName, "pipelineName", { nonEmpty: true }),
-      pipelineType: v.text(i.pipelineType, "pipelineType", { nonEmpty: true }),
-      modelConfig: v.json(i.modelConfig, "modelConfig"),
-      samplingParams: v.json(i.samplingParams, "samplingParams"),
-      contextId: i.contextId === undefined || i.contextId === null ? null : v.id(i.contextId, "contextId"),
-      status: i.status === undefined ? "new" : v.oneOf(i.status, PIPELINE_STATUSES, "status"),
-    };
-    if (values.modelConfig === null || values.samplingParams === null) {
-      // The columns are NOT NULL; say so here rather than as a constraint failure.
-      throw new ValidationError(`${values.modelConfig === null ? "modelConfig" : "samplingParams"} must not be null`, {
-        field: values.modelConfig === null ? "modelConfig" : "samplingParams",
-      });
-    }
-    const stmt = this.compiled("create", () =>
-      this.db
-        .insert(pipelines)
-        .values({
-          experimentId: p("experimentId"),
-          pipelineName: p("pipelineName"),
-          pipelineType: p("pipelineType"),
-          modelConfig: p("modelConfig"),
-          samplingParams: p("samplingParams"),
-          contextId: p("contextId"),
-          status: p("status"),
-        })
-        .prepare(),
-    );
+    const values = pipelineInput.parse(input);
     const fk =
       values.contextId === null
         ? { entity: "experiment", id: values.experimentId }
         : { entity: "experiment or context", id: undefined };
-    return this.insertedId(await this.settle(stmt.run(values), fk));
-  }
-
-  /**
-   * The pipeline, or `null`.
-   * @example const pl = await db.pipelines.get(pid); pl?.shardsCompleted
-   */
-  async get(id: number): Promise<Pipeline | null> {
-    return this.findById(pipelines, pipelines.pipelineId, v.id(id, "pipelineId"));
+    return this.insert(pipelineInput, values, fk);
   }
 
   /**
@@ -92,25 +87,9 @@ export class PipelineRepository extends BaseRepository {
    */
   async list(experimentId: number): Promise<Pipeline[]> {
     const eid = v.id(experimentId, "experimentId");
-    const stmt = this.compiled("list", () =>
-      this.db
-        .select()
-        .from(pipelines)
-        .where(eq(pipelines.experimentId, p("experimentId")))
-        .orderBy(asc(pipelines.pipelineId))
-        .prepare(),
-    );
+    const where = () => eq(pipelines.experimentId, p("experimentId"));
+    const stmt = this.rows("list", () => ({ where: where(), orderBy: asc(pipelines.pipelineId) }));
     return this.settle(stmt.all({ experimentId: eid }));
-  }
-
-  /**
-   * Sets the status (any of PIPELINE_STATUSES).
-   * @example await db.pipelines.setStatus(pid, "ongoing");
-   */
-  async setStatus(id: number, status: PipelineStatus): Promise<void> {
-    const pipelineId = v.id(id, "pipelineId");
-    const s = v.oneOf(status, PIPELINE_STATUSES, "status");
-    await this.update("setStatus", { status: slot("status") }, { id: pipelineId, status: s });
   }
 
   /**
@@ -119,22 +98,8 @@ export class PipelineRepository extends BaseRepository {
    */
   async setProgress(id: number, progress: PipelineProgress): Promise<void> {
     const pipelineId = v.id(id, "pipelineId");
-    const pr = v.record(progress, "progress");
-    const params = {
-      id: pipelineId,
-      currentShardId: v.count(pr.currentShardId, "currentShardId"),
-      shardsCompleted: v.count(pr.shardsCompleted, "shardsCompleted"),
-      totalSamplesProcessed: v.count(pr.totalSamplesProcessed, "totalSamplesProcessed"),
-    };
-    await this.update(
-      "setProgress",
-      {
-        currentShardId: slot("currentShardId"),
-        shardsCompleted: slot("shardsCompleted"),
-        totalSamplesProcessed: slot("totalSamplesProcessed"),
-      },
-      params,
-    );
+    const counters = progressInput.parse(progress, "progress");
+    await this.updateById("setProgress", () => progressInput.placeholders(), { id: pipelineId, ...counters });
   }
 
   /**
@@ -149,21 +114,9 @@ export class PipelineRepository extends BaseRepository {
     delta: AdvanceProgressInput = {},
   ): Promise<{ shardsCompleted: number; totalSamplesProcessed: number }> {
     const pipelineId = v.id(id, "pipelineId");
-    const d = v.record(delta, "delta");
-    const params = {
-      id: pipelineId,
-      shards: d.shards === undefined ? 1 : v.count(d.shards, "shards"),
-      samples: d.samples === undefined ? 0 : v.count(d.samples, "samples"),
-      currentShardId: d.currentShardId === undefined ? null : v.count(d.currentShardId, "currentShardId"),
-    };
+    const params = { id: pipelineId, ...progressDeltaInput.parse(delta, "delta") };
     const stmt = this.compiled("advanceProgress", () =>
-      this.db
-        .update(pipelines)
-        .set({
-          shardsCompleted: sql`${pipelines.shardsCompleted} + ${p("shards")}`,
-          totalSamplesProcessed: sql`${pipelines.totalSamplesProcessed} + ${p("samples")}`,
-          currentShardId: sql`coalesce(${p("currentShardId")}, ${pipelines.currentShardId})`,
-        })
+      updateOf(this.db, pipelines, progressIncrement())
         .where(eq(pipelines.pipelineId, p("id")))
         .returning({
           shardsCompleted: pipelines.shardsCompleted,
@@ -171,24 +124,6 @@ export class PipelineRepository extends BaseRepository {
         })
         .prepare(),
     );
-    return this.found(await this.settle(stmt.get(params)), "pipeline", pipelineId);
-  }
-
-  /**
-   * Records an error message on the pipeline.
-   * @example await db.pipelines.setError(pid, "CUDA out of memory on shard 12");
-   */
-  async setError(id: number, error: string): Promise<void> {
-    const pipelineId = v.id(id, "pipelineId");
-    const message = v.text(error, "error");
-    await this.update("setError", { error: slot("error") }, { id: pipelineId, error: message });
-  }
-
-  private update(
-    key: string,
-    set: SQLiteUpdateSetSource<typeof pipelines>,
-    params: { id: number } & Record<string, unknown>,
-  ) {
-    return this.updateById(pipelines, pipelines.pipelineId, "pipeline", key, set, params);
+    return this.found(await this.settle(stmt.get(params)), pipelineId);
   }
 }

@@ -358,13 +358,9 @@ const expectNow = (actual: unknown, c: Ctx) => {
   expect(t).toBeLessThanOrEqual(Date.now() + 1000);
 };
 
-/** The duration the package computes from a start time (ms or null) and an end time. */
-const computed = (startMs: unknown, endMs: number, clampAtZero: boolean) =>
-  startMs === null || startMs === undefined
-    ? null
-    : clampAtZero
-      ? Math.max(0, (endMs - Number(startMs)) / 1000)
-      : (endMs - Number(startMs)) / 1000;
+/** The duration the package computes from a start time (ms or null) and an end time: clamped at 0 (one policy). */
+const computed = (startMs: unknown, endMs: number) =>
+  startMs === null || startMs === undefined ? null : Math.max(0, (endMs - Number(startMs)) / 1000);
 
 const setter = (
   name: string,
@@ -598,7 +594,7 @@ const METHODS: Method[] = [
       const start = rowOf(c.before, "contexts", c.a[0])!.started_at;
       expectCloseOrNull(
         row.durationSeconds,
-        c.a[2] !== undefined ? (z(c.a[2]) as number) : computed(start, ms(c.a[1]), false),
+        c.a[2] !== undefined ? (z(c.a[2]) as number) : computed(start, ms(c.a[1])),
       );
     },
     (r, id) => r.contexts.get(id),
@@ -847,7 +843,7 @@ const METHODS: Method[] = [
       const start = rowOf(c.before, "actor_tasks", c.a[0])!.started_at;
       expectCloseOrNull(
         row.durationSeconds,
-        c.a[2] !== undefined ? (z(c.a[2]) as number) : computed(start, ms(c.a[1]), true),
+        c.a[2] !== undefined ? (z(c.a[2]) as number) : computed(start, ms(c.a[1])),
       );
     },
     (r, id) => r.actorTasks.get(id),
@@ -893,7 +889,7 @@ const METHODS: Method[] = [
         if (c.a[1] === undefined) expectNow(row.completedAt, c);
         else expectTime(row.completedAt, c.a[1]);
         const start = rowOf(c.before, "actor_tasks", c.a[0])!.started_at;
-        expectCloseOrNull(row.durationSeconds, computed(start, (row.completedAt as Date).getTime(), true));
+        expectCloseOrNull(row.durationSeconds, computed(start, (row.completedAt as Date).getTime()));
       },
       (r, id) => r.actorTasks.get(id),
     ),
@@ -915,7 +911,7 @@ const METHODS: Method[] = [
         if (c.a[2] === undefined) expectNow(row.completedAt, c);
         else expectTime(row.completedAt, c.a[2]);
         const start = rowOf(c.before, "actor_tasks", c.a[0])!.started_at;
-        expectCloseOrNull(row.durationSeconds, computed(start, (row.completedAt as Date).getTime(), true));
+        expectCloseOrNull(row.durationSeconds, computed(start, (row.completedAt as Date).getTime()));
       },
       (r, id) => r.actorTasks.get(id),
     ),

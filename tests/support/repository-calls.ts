@@ -29,6 +29,9 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
   { repo: "experiments", method: "get", run: (db, i) => db.experiments.get(i.experimentId) },
   { repo: "experiments", method: "getCurrent", run: (db) => db.experiments.getCurrent() },
   { repo: "experiments", method: "getByName", run: (db) => db.experiments.getByName("exp-1") },
+  { repo: "experiments", method: "getLatest", run: (db) => db.experiments.getLatest() },
+  { repo: "experiments", method: "getRunningOrLatest", run: (db) => db.experiments.getRunningOrLatest() },
+  { repo: "experiments", method: "listRecent", run: (db) => db.experiments.listRecent(6) },
   { repo: "experiments", method: "listNames", run: (db) => db.experiments.listNames() },
   { repo: "experiments", method: "setStatus", run: (db, i) => db.experiments.setStatus(i.experimentId, "running") },
   { repo: "experiments", method: "setError", run: (db, i) => db.experiments.setError(i.experimentId, "x") },
@@ -141,6 +144,27 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
   },
   { repo: "actorTasks", method: "claimNext", run: (db, i) => db.actorTasks.claimNext(i.experimentId, 3) },
   { repo: "actorTasks", method: "countByStatus", run: (db, i) => db.actorTasks.countByStatus(i.experimentId) },
+  {
+    repo: "actorTasks",
+    method: "countCompletedByActor",
+    run: (db, i) => db.actorTasks.countCompletedByActor(i.experimentId),
+  },
+  {
+    repo: "actorTasks",
+    method: "failUnfinished",
+    run: async (db) => {
+      const experimentId = await db.experiments.create({ experimentName: "abandoned", numActors: 1 });
+      const pipelineId = await db.pipelines.create({
+        experimentId,
+        pipelineName: "p",
+        pipelineType: "vllm",
+        modelConfig: {},
+        samplingParams: {},
+      });
+      await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 0 });
+      return db.actorTasks.failUnfinished(experimentId, "abandoned");
+    },
+  },
 
   {
     repo: "icOperations",
