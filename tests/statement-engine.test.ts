@@ -86,7 +86,13 @@ describe.each(BACKENDS)("statement engine on %s", (name) => {
       ragConfig: [1, "two", { three: null }],
     });
     await db.contexts.setStartTime(ctx, "2026-03-04T05:06:07.089Z");
-    for (const table of [schema.experiments, schema.contexts, schema.pipelines, schema.actorTasks]) {
+    for (const table of [
+      schema.experiments,
+      schema.contexts,
+      schema.pipelines,
+      schema.actorTasks,
+      schema.icOperations,
+    ]) {
       const prepared = db.drizzle.select().from(table).prepare();
       const compiled = new CompiledQuery(prepared);
       expect(compiled.fast).toBe(true);
@@ -94,8 +100,6 @@ describe.each(BACKENDS)("statement engine on %s", (name) => {
       expect(await compiled.get()).toEqual(await prepared.get());
       expect(slowPath.has(compiled.sql), `${compiled.sql} was decoded by Drizzle`).toBe(false);
     }
-    const ic = db.drizzle.select().from(schema.interactiveControl).prepare();
-    expect(await new CompiledQuery(ic).all()).toEqual(await ic.all());
   });
 
   it("batches compiled statements atomically, on the database and inside a transaction", async () => {

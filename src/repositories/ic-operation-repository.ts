@@ -1,14 +1,8 @@
 import { asc, desc, eq, sql } from "drizzle-orm";
 import { ValidationError } from "../errors";
-// One name inside the package: "IC operation" (icOperations, IcOperation…). The table keeps its SQL
-// name `interactive_control` and its public export `interactiveControl`.
-import {
-  IC_OPERATIONS,
-  IC_STATUSES,
-  interactiveControl as icOperations,
-  type IcOperation,
-  type IcStatus,
-} from "../schema";
+// One name inside the package: "IC operation" (icOperations, IcOperation…); the SQL table keeps the
+// Python module's name `interactive_control`, and the schema still exports `interactiveControl` as an alias.
+import { IC_OPERATIONS, IC_STATUSES, icOperations, type IcOperation, type IcStatus } from "../schema";
 import * as v from "../validate";
 import { BaseRepository, slot } from "./base-repository";
 import { defineEntity } from "./entity";

@@ -25,7 +25,11 @@ import type { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { ValidationError } from "../errors";
 import * as v from "../validate";
 
-/** `required`: must be given; `optional`: may be omitted (then its default, else null); `nullable`: optional, and null means null. */
+/**
+ * `required`: must be given, and not null (null is no value: refused even where the validator
+ * accepts it, e.g. JSON); `optional`: may be omitted (then its default, else null);
+ * `nullable`: optional, and null means null.
+ */
 export type Presence = "required" | "optional" | "nullable";
 
 /** One field: its check (input `In` → stored `Out`) and presence. */
@@ -108,8 +112,6 @@ interface Step {
   check: (value: unknown, name: string) => unknown;
   presence: Presence;
   fallback: unknown;
-  /** A NOT NULL column without default: null is refused here rather than as a constraint failure. */
-  notNull: boolean;
 }
 
 /** An entity's (or an argument's) input: see the module comment. */
@@ -125,13 +127,11 @@ export class InputSpec<S extends Fields> {
       const fromColumn = table && f.presence !== "required" ? columnDefault(table, columnKey) : undefined;
       if (fromColumn !== undefined && f.fallback !== undefined)
         throw new Error(`rf-inferno-db: the default of ${key} is the schema's; do not write it in the input spec too`);
-      const column = table ? getTableColumns(table)[columnKey] : undefined;
       return {
         key,
         check: f.check,
         presence: f.presence,
         fallback: fromColumn ?? f.fallback ?? null,
-        notNull: Boolean(column?.notNull && !column.hasDefault),
       };
     });
   }
@@ -149,7 +149,8 @@ export class InputSpec<S extends Fields> {
       else if (value === null && s.presence === "nullable") out[s.key] = null;
       else {
         const checked = s.check(value, s.key);
-        if (checked === null && s.notNull) throw new ValidationError(`${s.key} must not be null`, { field: s.key });
+        if (checked === null && s.presence === "required")
+          throw new ValidationError(`${s.key} must not be null`, { field: s.key });
         out[s.key] = checked;
       }
     }
