@@ -5,12 +5,18 @@
  * e.g. `updated_at = <the database clock>` — is added in `alsoSet` below,
  * once, and no statement can forget it.
  */
+import { getTableColumns } from "drizzle-orm";
 import type { SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+import { DB_NOW_MS } from "../schema";
 import type { Executor } from "./base-repository";
 
-/** Columns every UPDATE of `table` writes besides its own (none yet). */
-function alsoSet<T extends SQLiteTable>(_table: T): SQLiteUpdateSetSource<T> | undefined {
-  return undefined;
+/**
+ * Columns every UPDATE of `table` writes besides its own: `updated_at` from
+ * the database's clock (not the caller's: writers sit on different hosts).
+ */
+function alsoSet<T extends SQLiteTable>(table: T): SQLiteUpdateSetSource<T> | undefined {
+  if (!("updatedAt" in getTableColumns(table))) return undefined;
+  return { updatedAt: DB_NOW_MS } as SQLiteUpdateSetSource<T>;
 }
 
 /**
