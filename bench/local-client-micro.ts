@@ -1,5 +1,5 @@
 /**
- * Microbenchmark for src/driver/local-client.ts: how close the local client
+ * Microbenchmark for the local client (src/driver/local/): how close the local client
  * gets to raw `libsql` with cached prepared statements, and how far ahead of
  * `@libsql/client`'s sqlite3 client (which re-prepares every call) it is.
  *
@@ -18,7 +18,7 @@ import { createClient, type Client } from "@libsql/client";
 import { drizzle } from "drizzle-orm/libsql";
 import { integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { eq } from "drizzle-orm";
-import { openLocalClient } from "../src/driver/local-client";
+import { openLocalClient } from "../src/driver/local";
 
 const arg = (name: string, dflt: number) => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));

@@ -16,7 +16,7 @@ import { redactUrl, type OpenOptions, type ResolvedConfig } from "./config";
 import { drizzle } from "drizzle-orm/libsql";
 import { RFDatabaseBase, type Connector } from "./database";
 import * as schema from "./schema";
-import { openLocalClient } from "./driver/local-client";
+import { openLocalClient } from "./driver/local";
 import { withBusyRetry, retryWhileLocked } from "./driver/busy-retry";
 import { ConfigError } from "./errors";
 

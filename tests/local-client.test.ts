@@ -1,5 +1,5 @@
 /**
- * src/driver/local-client.ts against real libSQL (no mocks): `:memory:` and
+ * src/driver/local/ against real libSQL (no mocks): `:memory:` and
  * a temp file, Drizzle on top, and a second OS process holding the write
  * lock for the busy-retry behaviour.
  */
@@ -13,8 +13,8 @@ import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { isBusyError, openLocalClient, type LocalClient, type LocalClientOptions } from "../src/driver/local-client";
-import { scanSql } from "../src/driver/sql-scan";
+import { isBusyError, openLocalClient, type LocalClient, type LocalClientOptions } from "../src/driver/local";
+import { scanSql } from "../src/driver/local/sql-scan";
 
 const dir = mkdtempSync(join(tmpdir(), "local-client-test-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

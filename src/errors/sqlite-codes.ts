@@ -1,10 +1,9 @@
-import { gather } from "./chain";
-
 /**
  * SQLite result codes, and the one question every retry loop asks of them:
  * "another connection holds a lock — may a later attempt succeed?". Web-safe
  * (no driver imports): the local client and the remote retry both use it.
  */
+import { gather } from "./chain";
 
 /** Base result code (`rawCode & 0xff`) → its name. */
 export const SQLITE_BASE_CODES: Readonly<Record<number, string>> = {

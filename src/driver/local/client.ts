@@ -1,0 +1,310 @@
+/**
+ * LocalClient: the `Client` Drizzle talks to for a local file or `:memory:`
+ * (why it exists: index.ts). It decides who uses the one connection when —
+ * the fast path on the calling tick, the FIFO mutex for transactions and
+ * batches, busy retries under the shared policy — and leaves the work itself
+ * to Connection.
+ */
+import { LibsqlError } from "@libsql/client";
+import type { Client, InArgs, InStatement, Replicated, ResultSet, Transaction, TransactionMode } from "@libsql/client";
+import { retryWhileLocked, WakeableSleeps } from "../busy-retry";
+import { checkMode, Connection, normalizeStmt } from "./connection";
+import { EventLoopBudget, nextTurn } from "./event-loop-budget";
+import { clientClosedError, isBusyError } from "./libsql-errors";
+import { AsyncMutex } from "./mutex";
+import {
+  type EffectiveOptions,
+  effectiveOptions,
+  type LocalClientOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options";
+import { LocalTransaction } from "./transaction";
+
+/**
+ * The client. All methods return promises (the work itself is synchronous
+ * and done on the calling tick when the connection is free). ONE connection
+ * per client: interactive transactions and batches take a FIFO async mutex
+ * that every other call waits for.
+ */
+export class LocalClient implements Client {
+  closed = false;
+  readonly protocol = "file";
+  readonly #o: ResolvedOptions;
+  #conn: Connection;
+  #mutex = new AsyncMutex();
+  #tx: LocalTransaction | null = null;
+  readonly #sleeps = new WakeableSleeps();
+  readonly #budget = new EventLoopBudget();
+  /** A BEGIN issued through execute() (not transaction()) is open: no busy retries then. */
+  #manualTx = false;
+
+  constructor(options: LocalClientOptions) {
+    this.#o = resolveOptions(options);
+    this.#conn = new Connection(this.#o);
+  }
+
+  /** The options in effect (defaults filled in). */
+  get options(): EffectiveOptions {
+    return effectiveOptions(this.#o);
+  }
+
+  /** True while a transaction, batch or busy retry holds the connection. */
+  get busy(): boolean {
+    return this.#mutex.locked;
+  }
+
+  execute(stmt: InStatement): Promise<ResultSet>;
+  execute(sql: string, args?: InArgs): Promise<ResultSet>;
+  execute(stmtOrSql: InStatement, args?: InArgs): Promise<ResultSet> {
+    let sql: string;
+    let a: InArgs | undefined;
+    if (typeof stmtOrSql === "string") {
+      sql = stmtOrSql;
+      a = args;
+    } else {
+      sql = stmtOrSql.sql;
+      a = stmtOrSql.args;
+    }
+    if (this.#mutex.locked || this.closed) return this.#executeQueued(sql, a);
+    if (this.#budget.spent()) return nextTurn().then(() => this.execute(sql, a));
+    // Fast path: connection free, run now on this tick.
+    const conn = this.#conn;
+    const retry = !this.#manualTx;
+    try {
+      const rs = conn.run(sql, a);
+      if (conn.lastKind === "transaction") this.#manualTx = conn.inTransaction;
+      return Promise.resolve(rs);
+    } catch (e) {
+      if (conn.lastKind === "transaction") this.#manualTx = conn.inTransaction;
+      if (retry && this.#o.retry !== null && isBusyError(e)) return this.#retryExecute(conn, sql, a, e);
+      return Promise.reject(e);
+    }
+  }
+
+  #runTracked(conn: Connection, sql: string, a: InArgs | undefined): ResultSet {
+    try {
+      return conn.run(sql, a);
+    } finally {
+      if (conn.lastKind === "transaction") this.#manualTx = conn.inTransaction;
+    }
+  }
+
+  async #executeQueued(sql: string, a: InArgs | undefined): Promise<ResultSet> {
+    const m = await this.#lock();
+    try {
+      const conn = this.#conn;
+      const retry = !this.#manualTx;
+      return await this.#retrying(conn, () => this.#runTracked(conn, sql, a), retry);
+    } finally {
+      m.release();
+    }
+  }
+
+  async #retryExecute(conn: Connection, sql: string, a: InArgs | undefined, first: unknown): Promise<ResultSet> {
+    // Hold the connection while retrying so later calls stay in call order.
+    const m = await this.#lock();
+    try {
+      return await this.#retrying(conn, () => this.#runTracked(conn, sql, a), true, first);
+    } finally {
+      m.release();
+    }
+  }
+
+  /** Waits for the connection (FIFO). Returns the mutex to release (it is replaced on reconnect). */
+  async #lock(): Promise<AsyncMutex> {
+    if (this.closed) throw clientClosedError();
+    const m = this.#mutex;
+    const t = this.#o.lockTimeoutMs;
+    await m.acquire(
+      t,
+      () =>
+        new LibsqlError(
+          `Waited more than ${t} ms for the connection held by a transaction or batch of this client (calling the client instead of the transaction object inside a transaction deadlocks)`,
+          "CLIENT_LOCK_TIMEOUT",
+        ),
+    );
+    // Hand-offs between waiters are promise resolutions, so a queue of
+    // transactions would otherwise run as one long microtask chain.
+    if (this.#budget.spent()) {
+      await nextTurn();
+      if (this.closed) {
+        m.release();
+        throw clientClosedError();
+      }
+    }
+    return m;
+  }
+
+  /**
+   * Runs `op` under the busy-retry policy (src/driver/busy-retry.ts): while
+   * it fails with SQLITE_BUSY/SQLITE_LOCKED it is run again after a backoff
+   * on a timer, within `busyRetry.maxWaitMs`. Only for operations that wrote
+   * nothing when they failed: an autocommit statement, a BEGIN, a whole
+   * batch. `first`: `op` already failed once with it.
+   */
+  #retrying<T>(conn: Connection, op: () => T, retry = true, first?: unknown): Promise<T> {
+    const cfg = this.#o.retry;
+    if (retry && cfg !== null) {
+      return retryWhileLocked(
+        op,
+        cfg,
+        {
+          retryable: isBusyError,
+          sleep: this.#sleeps.sleep,
+          beforeAttempt: () => {
+            if (conn.closed) throw clientClosedError();
+          },
+          onGiveUp: () => this.#replaceBusyConnection(conn),
+        },
+        first,
+      );
+    }
+    if (first !== undefined) return Promise.reject(first);
+    try {
+      return Promise.resolve(op());
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * After retries gave up on SQLITE_BUSY, the statement that failed is still
+   * active inside libsql (it cannot be reset without running it), and an
+   * active statement makes every later COMMIT on the connection fail with
+   * "SQL statements in progress". Swap in a fresh connection; the old one is
+   * closed (libsql frees it once its statements are collected). Files only:
+   * a `:memory:` database has no other writer to be busy with.
+   */
+  #replaceBusyConnection(conn: Connection): void {
+    if (this.#o.memory || conn !== this.#conn || conn.closed || conn.inTransaction) return;
+    try {
+      this.#conn = new Connection(this.#o, true);
+    } catch {
+      return; // keep the old one; the next call reports what is wrong
+    }
+    try {
+      conn.close();
+    } catch {
+      /* the old connection is unusable anyway */
+    }
+  }
+
+  async batch(stmts: Array<InStatement | [string, InArgs?]>, mode: TransactionMode = "deferred"): Promise<ResultSet[]> {
+    checkMode(mode);
+    const list = stmts.map(normalizeStmt);
+    const m = await this.#lock();
+    try {
+      const conn = this.#conn;
+      // A failed batch was rolled back, so replaying it whole is safe.
+      return await this.#retrying(conn, () => conn.batch(list, mode), !this.#manualTx);
+    } finally {
+      m.release();
+    }
+  }
+
+  /** Like batch("deferred") with foreign keys off (around the transaction, where the PRAGMA has effect). */
+  async migrate(stmts: InStatement[]): Promise<ResultSet[]> {
+    const list = stmts.map(normalizeStmt);
+    const m = await this.#lock();
+    const conn = this.#conn;
+    try {
+      conn.internal("PRAGMA foreign_keys = OFF");
+      return await this.#retrying(conn, () => conn.batch(list, "deferred"), !this.#manualTx);
+    } finally {
+      try {
+        if (!conn.closed) conn.internal("PRAGMA foreign_keys = ON");
+      } catch {
+        /* ignore */
+      }
+      conn.clearCache();
+      m.release();
+    }
+  }
+
+  /**
+   * Starts an interactive transaction; every other call on this client
+   * waits until it is committed, rolled back or closed. Default mode
+   * "write" (BEGIN IMMEDIATE), as `@libsql/client` (Drizzle passes none).
+   */
+  async transaction(mode: TransactionMode = "write"): Promise<Transaction> {
+    checkMode(mode);
+    const m = await this.#lock();
+    const conn = this.#conn;
+    try {
+      await this.#retrying(conn, () => conn.begin(mode), !this.#manualTx);
+    } catch (e) {
+      m.release();
+      throw e;
+    }
+    const tx: LocalTransaction = new LocalTransaction(conn, mode, () => {
+      if (this.#tx === tx) this.#tx = null;
+      m.release();
+    });
+    this.#tx = tx;
+    return tx;
+  }
+
+  /**
+   * Runs a script (no busy retries: part of it may already have been
+   * applied). As in `@libsql/client`, a transaction the script leaves open
+   * is rolled back.
+   */
+  async executeMultiple(sql: string): Promise<void> {
+    const m = await this.#lock();
+    const conn = this.#conn;
+    try {
+      conn.exec(sql);
+    } finally {
+      conn.rollbackQuietly();
+      this.#manualTx = false;
+      conn.clearCache();
+      m.release();
+    }
+  }
+
+  async sync(): Promise<Replicated> {
+    throw new LibsqlError("sync() is not supported by the local client (no embedded replica)", "SYNC_NOT_SUPPORTED");
+  }
+
+  /**
+   * Closes the connection; pending and later calls fail with CLIENT_CLOSED,
+   * an open transaction is rolled back. Note: libsql offers no way to
+   * finalize a prepared statement, and SQLite keeps a connection open while
+   * it has statements; the cached ones are dropped here and the file handle
+   * (and its shared WAL lock) goes away when they are garbage-collected.
+   * Other connections can read and write meanwhile; only exclusive changes
+   * (e.g. leaving WAL mode) would see SQLITE_BUSY until then.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#shutdown(clientClosedError());
+  }
+
+  #shutdown(reason: unknown): void {
+    this.#mutex.close(reason);
+    const tx = this.#tx;
+    this.#tx = null;
+    tx?.abandon();
+    this.#sleeps.wakeAll();
+    this.#manualTx = false;
+    this.#conn.close();
+  }
+
+  /** Closes (if open) and opens a new connection. A `:memory:` database starts empty again. */
+  reconnect(): void {
+    if (!this.closed) {
+      this.closed = true;
+      this.#shutdown(new LibsqlError("The client was reconnected", "CLIENT_CLOSED"));
+    }
+    this.#conn = new Connection(this.#o);
+    this.#mutex = new AsyncMutex();
+    this.closed = false;
+  }
+
+  /** @internal Number of cached prepared statements (tests). */
+  get cachedStatements(): number {
+    return this.#conn.cachedStatements;
+  }
+}

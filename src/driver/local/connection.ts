@@ -1,0 +1,270 @@
+/**
+ * One native `libsql` handle and its statement cache. Fully synchronous:
+ * every method runs on the calling tick and throws (LibsqlError, or
+ * RangeError/TypeError for bad arguments). Who may call it when — the
+ * mutex, the busy retries, transactions — is the client's business.
+ */
+import Database from "libsql";
+import {
+  LibsqlBatchError,
+  type InArgs,
+  type InStatement,
+  type IntMode,
+  type ResultSet,
+  type Row,
+  type TransactionMode,
+} from "@libsql/client";
+import { clientClosedError, toBatchError, toLibsqlError } from "./libsql-errors";
+import type { ResolvedOptions } from "./options";
+import { LocalResultSet, wrapRows } from "./rows";
+import type { SqlKind } from "./sql-scan";
+import { type Entry, StatementCache } from "./statement-cache";
+import { bindArgs, type Bound, EMPTY_ARGS, EMPTY_STRINGS, MAX_SAFE } from "./values";
+
+export type NormalizedStmt = { sql: string; args: InArgs | undefined };
+
+export function normalizeStmt(s: InStatement | [string, InArgs?]): NormalizedStmt {
+  if (typeof s === "string") return { sql: s, args: undefined };
+  if (Array.isArray(s)) return { sql: s[0], args: s[1] };
+  if (s === null || typeof s !== "object" || typeof s.sql !== "string")
+    throw new TypeError("Invalid statement: expected a string or { sql, args }");
+  return { sql: s.sql, args: s.args };
+}
+
+export function checkMode(mode: TransactionMode): void {
+  if (mode !== "write" && mode !== "read" && mode !== "deferred") {
+    throw new RangeError('Unknown transaction mode, supported values are "write", "read" and "deferred"');
+  }
+}
+
+const CHANGES = "SELECT changes(), last_insert_rowid()";
+
+export class Connection {
+  readonly db: Database.Database;
+  closed = false;
+  /** Kind of the statement most recently run (set before it runs). */
+  lastKind: SqlKind = "other";
+  readonly #stmts: StatementCache;
+  readonly #intMode: IntMode;
+
+  /** `reopen`: a replacement connection to a file this client already set up (WAL is persistent). */
+  constructor(o: ResolvedOptions, reopen = false) {
+    this.#intMode = o.intMode;
+    let db: Database.Database;
+    try {
+      db = new Database(o.path);
+    } catch (e) {
+      throw toLibsqlError(e);
+    }
+    this.db = db;
+    this.#stmts = new StatementCache(db, o.cacheSize, o.intMode);
+    try {
+      // Setup may need the write lock (switching to WAL), once, at open:
+      // wait for it natively up to the whole retry budget.
+      // A replacement connection skips that: the file is already in WAL mode,
+      // and it is opened while another process holds the lock.
+      const setupWait = reopen
+        ? o.busyTimeoutMs
+        : Math.max(o.busyTimeoutMs, o.retry ? Math.ceil(o.retry.maxWaitMs) : 0);
+      db.exec(`PRAGMA busy_timeout = ${setupWait}`);
+      if (reopen && !o.memory) {
+        db.exec("PRAGMA synchronous = NORMAL");
+      } else if (!o.memory) {
+        const row = db.prepare("PRAGMA journal_mode = WAL").raw(true).get([]) as unknown[] | undefined;
+        // WAL can be refused (e.g. some network file systems); then keep the
+        // file's mode and its default (FULL) synchronous setting.
+        if (String(row?.[0]).toLowerCase() === "wal") db.exec("PRAGMA synchronous = NORMAL");
+      }
+      db.exec("PRAGMA foreign_keys = ON");
+      db.exec(`PRAGMA busy_timeout = ${o.busyTimeoutMs}`);
+    } catch (e) {
+      try {
+        db.close();
+      } catch {
+        /* ignore */
+      }
+      throw toLibsqlError(e);
+    }
+  }
+
+  /** Runs one statement (prepared statement from cache). Throws LibsqlError/RangeError/TypeError. */
+  run(sql: string, args: InArgs | undefined): LocalResultSet {
+    if (this.closed) throw clientClosedError();
+    const e = this.#stmts.get(sql);
+    this.lastKind = e.info.kind;
+    const bound = args == null ? EMPTY_ARGS : bindArgs(args, e.info);
+    try {
+      if (!e.reader) {
+        const r = e.stmt.run(bound);
+        if (e.info.kind === "schema") this.clearCache();
+        return new LocalResultSet(EMPTY_STRINGS, EMPTY_STRINGS, [], r.changes, this.#rowid(r.lastInsertRowid));
+      }
+      return this.#query(e, bound);
+    } catch (err) {
+      const le = toLibsqlError(err);
+      this.#stmts.failed(sql, le); // libsql does not reset a failed statement: see there
+      throw le;
+    }
+  }
+
+  #query(e: Entry, bound: Bound): LocalResultSet {
+    const stmt = e.stmt;
+    const info = e.info;
+    let one = info.maxOneRow === 1;
+    if (info.maxOneRow === 2) {
+      const v = (bound as unknown[])[info.anonymousParams - 1];
+      one = (typeof v === "number" && v >= 0 && v <= 1) || (typeof v === "bigint" && v >= 0n && v <= 1n);
+    }
+    let raws: unknown[][];
+    if (info.maxOneRow === 2) {
+      if (one) raws = fetchOne(this.#stmts.one(e), bound);
+      else raws = stmt.all(bound) as unknown[][];
+    } else raws = one ? fetchOne(stmt, bound) : (stmt.all(bound) as unknown[][]);
+    let rows: Row[] | null = null;
+    if (e.fast) rows = this.#rows(e, raws, true);
+    if (rows === null) {
+      if (e.fast) {
+        // An integer may have lost precision: read it again exactly, and
+        // stay in exact mode for this statement from now on.
+        this.#stmts.exact(e);
+        const s = one && e.stmtOne !== undefined ? e.stmtOne : stmt;
+        raws = one ? fetchOne(s, bound) : (s.all(bound) as unknown[][]);
+      }
+      rows = this.#rows(e, raws, false)!;
+    }
+    if (info.kind === "write") {
+      // RETURNING: all()/get() do not report changes; ask SQLite.
+      const r = this.#stmts.internal(CHANGES, true).get([]) as [bigint, bigint];
+      return new LocalResultSet(e.columns, e.columnTypes, rows, Number(r[0]), r[1]);
+    }
+    return new LocalResultSet(e.columns, e.columnTypes, rows, 0, undefined);
+  }
+
+  /** The rows of a result; null if `fast` and a possibly imprecise integer was seen. */
+  #rows(e: Entry, raws: unknown[][], fast: boolean): Row[] | null {
+    if (raws.length === 0) return [];
+    const Ctor = this.#stmts.rowClass(e, raws[0]!.length);
+    return wrapRows(Ctor, e.columns.length, raws, fast, this.#intMode);
+  }
+
+  #rowid(id: number | bigint): bigint {
+    if (typeof id === "bigint") return id;
+    if (id <= MAX_SAFE && id >= -MAX_SAFE) return BigInt(id);
+    // The binding reports it as a double; fetch the exact value.
+    return (this.#stmts.internal(CHANGES, true).get([]) as [bigint, bigint])[1];
+  }
+
+  /** Drops cached statements (their column metadata may be stale after DDL). */
+  clearCache(): void {
+    this.#stmts.clear();
+  }
+
+  get cachedStatements(): number {
+    return this.#stmts.size;
+  }
+
+  /** Runs a fixed internal statement; throws LibsqlError. */
+  internal(sql: string): void {
+    if (this.closed) throw clientClosedError();
+    try {
+      this.#stmts.internal(sql).run([]);
+    } catch (e) {
+      const le = toLibsqlError(e);
+      this.#stmts.internalFailed(sql, le);
+      throw le;
+    }
+  }
+
+  /**
+   * BEGIN for a transaction mode. "read" = BEGIN DEFERRED + PRAGMA
+   * query_only, because local libsql accepts writes in
+   * `BEGIN TRANSACTION READONLY`; query_only makes writes fail with
+   * SQLITE_READONLY like a remote read transaction would.
+   */
+  begin(mode: TransactionMode): void {
+    this.internal(mode === "write" ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED");
+    if (mode === "read") {
+      try {
+        this.internal("PRAGMA query_only = 1");
+      } catch (e) {
+        this.rollbackQuietly();
+        throw e;
+      }
+    }
+  }
+
+  /** Undoes `begin("read")`'s query_only once the transaction is over. */
+  endTransaction(mode: TransactionMode): void {
+    if (mode === "read" && !this.closed) {
+      try {
+        this.internal("PRAGMA query_only = 0");
+      } catch {
+        /* connection unusable anyway */
+      }
+    }
+  }
+
+  get inTransaction(): boolean {
+    return !this.closed && this.db.inTransaction;
+  }
+
+  rollbackQuietly(): void {
+    try {
+      if (this.inTransaction) this.internal("ROLLBACK");
+    } catch {
+      /* nothing more we can do */
+    }
+  }
+
+  /** The statements of an atomic batch: BEGIN, all, COMMIT; ROLLBACK and LibsqlBatchError(index) on failure. */
+  batch(stmts: NormalizedStmt[], mode: TransactionMode): ResultSet[] {
+    this.begin(mode);
+    try {
+      const out: ResultSet[] = new Array(stmts.length);
+      for (let i = 0; i < stmts.length; i++) {
+        const s = stmts[i]!;
+        try {
+          out[i] = this.run(s.sql, s.args);
+          if (this.lastKind === "transaction" && !this.inTransaction && i < stmts.length - 1) {
+            throw new LibsqlBatchError(
+              "The transaction was ended by a statement of the batch",
+              i + 1,
+              "TRANSACTION_CLOSED",
+            );
+          }
+        } catch (e) {
+          throw toBatchError(e, i);
+        }
+      }
+      if (this.inTransaction) this.internal("COMMIT");
+      return out;
+    } catch (e) {
+      this.rollbackQuietly();
+      throw e;
+    } finally {
+      this.endTransaction(mode);
+    }
+  }
+
+  exec(sql: string): void {
+    if (this.closed) throw clientClosedError();
+    try {
+      this.db.exec(sql);
+    } catch (e) {
+      throw toLibsqlError(e);
+    }
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#stmts.clearAll();
+    this.db.close();
+  }
+}
+
+/** Only for statements that are never run with all()/iterate() (see Entry.stmtOne). */
+function fetchOne(stmt: Database.Statement, bound: Bound): unknown[][] {
+  const r = stmt.get(bound) as unknown[] | undefined;
+  return r === undefined ? [] : [r];
+}
