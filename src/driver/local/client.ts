@@ -7,7 +7,7 @@
  */
 import { LibsqlError } from "@libsql/client";
 import type { Client, InArgs, InStatement, Replicated, ResultSet, Transaction, TransactionMode } from "@libsql/client";
-import { retryWhileLocked, WakeableSleeps } from "../busy-retry";
+import { type RetryHooks, retryWhileLocked, WakeableSleeps } from "../busy-retry";
 import { checkMode, Connection, normalizeStmt } from "./connection";
 import { EventLoopBudget, nextTurn } from "./event-loop-budget";
 import { clientClosedError, isBusyError } from "./libsql-errors";
@@ -145,21 +145,7 @@ export class LocalClient implements Client {
    */
   #retrying<T>(conn: Connection, op: () => T, retry = true, first?: unknown): Promise<T> {
     const cfg = this.#o.retry;
-    if (retry && cfg !== null) {
-      return retryWhileLocked(
-        op,
-        cfg,
-        {
-          retryable: isBusyError,
-          sleep: this.#sleeps.sleep,
-          beforeAttempt: () => {
-            if (conn.closed) throw clientClosedError();
-          },
-          onGiveUp: () => this.#replaceBusyConnection(conn),
-        },
-        first,
-      );
-    }
+    if (retry && cfg !== null) return retryWhileLocked(op, cfg, this.#retryHooks(conn), first);
     if (first !== undefined) return Promise.reject(first);
     try {
       return Promise.resolve(op());
@@ -167,6 +153,24 @@ export class LocalClient implements Client {
       return Promise.reject(e);
     }
   }
+
+  /** The hooks for retries on `conn` (made once per connection: batches and queued calls use them). */
+  #retryHooks(conn: Connection): RetryHooks {
+    if (this.#hooksConn === conn && this.#hooks !== undefined) return this.#hooks;
+    this.#hooksConn = conn;
+    this.#hooks = {
+      retryable: isBusyError,
+      sleep: this.#sleeps.sleep,
+      beforeAttempt: () => {
+        if (conn.closed) throw clientClosedError();
+      },
+      onGiveUp: () => this.#replaceBusyConnection(conn),
+    };
+    return this.#hooks;
+  }
+
+  #hooks: RetryHooks | undefined;
+  #hooksConn: Connection | undefined;
 
   /**
    * After retries gave up on SQLITE_BUSY, the statement that failed is still

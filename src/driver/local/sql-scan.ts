@@ -9,8 +9,9 @@
  * - `prepare()` silently ignores everything after the first statement, so
  *   `"UPDATE …; DELETE …"` through `execute()` would drop the DELETE;
  * - cached column metadata must be dropped after schema changes;
- * - `stmt.get()` is ~35% cheaper than `stmt.all()`, which is only safe when
- *   the statement provably yields at most one row.
+ * - `stmt.get()` is much cheaper than `stmt.all()` (BENCHMARKS.md, "Local
+ *   driver"), which is only safe when the statement provably yields at most
+ *   one row.
  *
  * The scanner understands string literals, quoted identifiers and comments,
  * so keywords/parameters inside them are ignored. Whenever it cannot prove
