@@ -124,3 +124,19 @@ export function resolveConfig(
     busyRetryMs: number(options.busyRetryMs, "busyRetryMs", 5000),
   };
 }
+
+/**
+ * Options under which `RFDatabase.open` resolves to exactly `config`: every
+ * value explicit, so nothing is looked up again (for a caller that resolved
+ * once, looked at the result, and now opens it).
+ * @example const config = resolveNodeConfig(cli); if (config.kind === "file") …; await RFDatabase.open(openOptionsOf(config));
+ */
+export function openOptionsOf(config: ResolvedConfig): OpenOptions {
+  return {
+    url: config.url,
+    ...(config.authToken === undefined ? {} : { authToken: config.authToken }),
+    migrate: config.migrate,
+    busyTimeoutMs: config.busyTimeoutMs,
+    busyRetryMs: config.busyRetryMs,
+  };
+}

@@ -9,8 +9,7 @@
  * await db.close();
  */
 import { mkdirSync } from "node:fs";
-import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { createClient, type Client } from "@libsql/client";
 import { redactUrl, type OpenOptions, type ResolvedConfig } from "./config";
 import { drizzle } from "drizzle-orm/libsql";
@@ -19,12 +18,9 @@ import * as schema from "./schema";
 import { openLocalClient } from "./driver/local";
 import { withBusyRetry, retryWhileLocked } from "./driver/busy-retry";
 import { ConfigError } from "./errors";
+import { defaultDatabaseUrl } from "./node-config";
 
-/** `file:<RF_DB_PATH or ~/db>/rapidfire.db` — the embedded default. */
-export function defaultDatabaseUrl(env: Record<string, string | undefined> = process.env): string {
-  const dir = env.RF_DB_PATH || join(homedir(), "db");
-  return `file:${join(resolve(dir), "rapidfire.db")}`;
-}
+export { defaultDatabaseUrl };
 
 const nodeConnector: Connector = {
   defaultUrl: defaultDatabaseUrl,

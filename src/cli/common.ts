@@ -4,8 +4,10 @@
  * helpers. Kept free of side effects so tests and other modules can import it.
  */
 import { InvalidArgumentError, type Command } from "commander";
+import { openOptionsOf, type ResolvedConfig } from "../config";
 import { RFDatabaseError } from "../errors";
 import type { RFDatabase } from "../index";
+import { resolveNodeConfig } from "../node-config";
 
 /**
  * Exit codes of `rf-db`. `USAGE` is kept apart from `FAILURE` so a script can
@@ -54,17 +56,32 @@ export function addConnectionOptions(cmd: Command): Command {
 }
 
 /**
- * Opens the database the options name; `migrate` as in `RFDatabase.open`.
- * The package (libSQL, Drizzle: ~0.4 s to load) is imported only here, when a
- * command needs it, so `--help` and usage errors answer quickly.
+ * The database the options name, resolved by the library exactly as
+ * `RFDatabase.open` resolves it (`--url` → `$RF_DB_URL` → the embedded
+ * default; token: `--auth-token` → `$RF_DB_AUTH_TOKEN`) — once: a command looks
+ * at the result (a missing local file, the URL for worker processes) and then
+ * opens exactly that with `openDatabase`.
  */
-export async function openDatabase(opts: ConnectionOptions, migrate: "auto" | boolean = "auto"): Promise<RFDatabase> {
-  const { RFDatabase } = await import("../index");
-  return RFDatabase.open({
+export function resolveTarget(opts: ConnectionOptions, migrate: "auto" | boolean = "auto"): ResolvedConfig {
+  return resolveNodeConfig({
     ...(opts.url === undefined ? {} : { url: opts.url }),
     ...(opts.authToken === undefined ? {} : { authToken: opts.authToken }),
     migrate,
   });
+}
+
+/**
+ * Opens what `resolveTarget` resolved (or the options name). The package
+ * (libSQL, Drizzle: ~0.4 s to load) is imported only here, when a command
+ * needs it, so `--help` and usage errors answer quickly.
+ */
+export async function openDatabase(
+  target: ConnectionOptions | ResolvedConfig,
+  migrate: "auto" | boolean = "auto",
+): Promise<RFDatabase> {
+  const config = "kind" in target ? target : resolveTarget(target, migrate);
+  const { RFDatabase } = await import("../index");
+  return RFDatabase.open(openOptionsOf(config));
 }
 
 /**

@@ -42,6 +42,21 @@ function packageVersion(): string {
   }
 }
 
+/** The help's closing lines: what the command does beyond its options, then its examples. */
+function helpAfter(cmd: Command, note: string, examples: string[]): void {
+  const list = examples.map((e) => `  ${e}`).join("\n");
+  cmd.addHelpText("after", `\n${note}\nExample${examples.length === 1 ? "" : "s"}:\n${list}`);
+}
+
+/**
+ * A command's action, run from its module — imported only when the command
+ * runs, so `--help` and usage errors do not load libSQL and Drizzle. Only the
+ * options are passed on (commander also passes the Command).
+ */
+function lazy<T>(load: () => Promise<(opts: T) => Promise<void>>): (opts: T) => Promise<void> {
+  return async (opts: T) => (await load())(opts);
+}
+
 /**
  * The commander program. Commander's own errors are routed through the same
  * one-line `rf-db: …` format (and secret scrubbing) as ours, and it never
@@ -74,17 +89,14 @@ export function buildProgram(secrets: readonly string[] = []): Command {
 
   const migrate = program
     .command("migrate")
-    .description("apply pending schema migrations to a database (run it as part of a deploy)")
-    .addHelpText(
-      "after",
-      "\nPrints each migration it applied, or that the database was already up to date.\n" +
-        "Examples:\n" +
-        "  RF_DB_AUTH_TOKEN=... rf-db migrate --url libsql://my-db.turso.io\n" +
-        "  rf-db migrate                       # the embedded default database",
-    );
-  addConnectionOptions(migrate).action(async (opts: MigrateCommandOptions) => {
-    await (await import("./migrate-command")).runMigrate(opts);
-  });
+    .description("apply pending schema migrations to a database (run it as part of a deploy)");
+  helpAfter(migrate, "Prints each migration it applied, or that the database was already up to date.", [
+    "RF_DB_AUTH_TOKEN=... rf-db migrate --url libsql://my-db.turso.io",
+    "rf-db migrate                       # the embedded default database",
+  ]);
+  addConnectionOptions(migrate).action(
+    lazy<MigrateCommandOptions>(async () => (await import("./migrate-command")).runMigrate),
+  );
 
   const status = program
     .command("status")
@@ -95,17 +107,15 @@ export function buildProgram(secrets: readonly string[] = []): Command {
       integerOption(0, Number.MAX_SAFE_INTEGER),
     )
     .option("-w, --watch", "refresh until the experiment is no longer running, then print the final view")
-    .option("--interval <ms>", "refresh interval for --watch, in ms", integerOption(50, 60_000), 500)
-    .addHelpText(
-      "after",
-      "\nWith no experiment in the database it says so and exits 0; a missing database file is not created.\n" +
-        "Examples:\n" +
-        "  rf-db status\n" +
-        "  rf-db status --experiment 3 --watch",
-    );
-  addConnectionOptions(status).action(async (opts: StatusCommandOptions) => {
-    await (await import("./status-command")).runStatus(opts);
-  });
+    .option("--interval <ms>", "refresh interval for --watch, in ms", integerOption(50, 60_000), 500);
+  helpAfter(
+    status,
+    "With no experiment in the database it says so and exits 0; a missing database file is not created.",
+    ["rf-db status", "rf-db status --experiment 3 --watch"],
+  );
+  addConnectionOptions(status).action(
+    lazy<StatusCommandOptions>(async () => (await import("./status-command")).runStatus),
+  );
 
   const L = DEMO_LIMITS;
   const demo = program
@@ -121,18 +131,15 @@ export function buildProgram(secrets: readonly string[] = []): Command {
       `simulated work per task in ms, each task taking 0.5-1.5x this (0-${L.workMs})`,
       integerOption(0, L.workMs),
       200,
-    )
-    .addHelpText(
-      "after",
-      `\nAt most ${L.tasks} tasks (pipelines × shards). The database is the embedded default\n` +
-        "(file:<$RF_DB_PATH or ~/db>/rapidfire.db) unless --url or $RF_DB_URL names another.\n" +
-        "Watch it from another terminal with `rf-db status --watch`.\n" +
-        "Example:\n" +
-        "  rf-db demo --pipelines 8 --shards 32 --actors 6",
     );
-  addConnectionOptions(demo).action(async (opts: DemoOptions) => {
-    await (await import("./demo-command")).runDemo(opts);
-  });
+  helpAfter(
+    demo,
+    `At most ${L.tasks} tasks (pipelines × shards). The database is the embedded default\n` +
+      "(file:<$RF_DB_PATH or ~/db>/rapidfire.db) unless --url or $RF_DB_URL names another.\n" +
+      "Watch it from another terminal with `rf-db status --watch`.",
+    ["rf-db demo --pipelines 8 --shards 32 --actors 6"],
+  );
+  addConnectionOptions(demo).action(lazy<DemoOptions>(async () => (await import("./demo-command")).runDemo));
   return program;
 }
 

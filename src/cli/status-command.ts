@@ -9,18 +9,18 @@
  * the text without a terminal and the watch loop can redraw cheaply.
  */
 import { existsSync } from "node:fs";
-import { desc } from "drizzle-orm";
-import { resolveConfig } from "../config";
-import { defaultDatabaseUrl, type RFDatabase } from "../index";
+import type { RFDatabase } from "../index";
+import { ACTOR_TASK_STATUSES, type ActorTask, type ActorTaskStatus, type Experiment, type Pipeline } from "../schema";
 import {
-  ACTOR_TASK_STATUSES,
-  experiments,
-  type ActorTask,
-  type ActorTaskStatus,
-  type Experiment,
-  type Pipeline,
-} from "../schema";
-import { CliError, EXIT, formatDuration, openDatabase, sleep, truncate, type ConnectionOptions } from "./common";
+  CliError,
+  EXIT,
+  formatDuration,
+  openDatabase,
+  resolveTarget,
+  sleep,
+  truncate,
+  type ConnectionOptions,
+} from "./common";
 
 /** A line of the "recent experiments" list. */
 export interface ExperimentSummary {
@@ -194,18 +194,6 @@ export function renderProgressLine(view: StatusView): string {
   );
 }
 
-/** The id `status` shows without `--experiment`: the current (running) one, else the most recent. */
-async function defaultExperimentId(db: RFDatabase): Promise<number | null> {
-  const current = await db.experiments.getCurrent();
-  if (current) return current.experimentId;
-  const [latest] = await db.drizzle
-    .select({ id: experiments.experimentId })
-    .from(experiments)
-    .orderBy(desc(experiments.experimentId))
-    .limit(1);
-  return latest?.id ?? null;
-}
-
 /** Reads one view of experiment `id`; CliError when it does not exist (any more). */
 export async function loadStatus(db: RFDatabase, id: number): Promise<StatusView> {
   const experiment = await db.experiments.get(id);
@@ -214,16 +202,7 @@ export async function loadStatus(db: RFDatabase, id: number): Promise<StatusView
     db.pipelines.list(id),
     db.actorTasks.countByStatus(id),
     db.actorTasks.listRunning(id),
-    db.drizzle
-      .select({
-        experimentId: experiments.experimentId,
-        experimentName: experiments.experimentName,
-        status: experiments.status,
-        createdAt: experiments.createdAt,
-      })
-      .from(experiments)
-      .orderBy(desc(experiments.experimentId))
-      .limit(6),
+    db.experiments.listRecent(6),
   ]);
   return { url: db.url, experiment, pipelines, counts, running, recent, now: new Date() };
 }
@@ -258,18 +237,19 @@ function stdoutTerminal(): Terminal {
  * created (a status check should leave no trace); it is reported the same way.
  */
 export async function runStatus(opts: StatusCommandOptions, term: Terminal = stdoutTerminal()): Promise<void> {
-  // Resolve the URL as open() would, to look before creating a missing file.
-  const config = resolveConfig({ url: opts.url, authToken: opts.authToken, migrate: false }, defaultDatabaseUrl);
-  if (config.kind === "file" && config.path && !existsSync(config.path)) {
+  // Resolved once, to look before creating a missing file, then opened as resolved.
+  const target = resolveTarget(opts);
+  if (target.kind === "file" && target.path && !existsSync(target.path)) {
     if (opts.experiment !== undefined)
-      throw new CliError(`experiment ${opts.experiment} not found: ${config.path} does not exist`);
-    term.write(`No experiments: ${config.path} does not exist yet (\`rf-db demo\` creates a sample one).\n`);
+      throw new CliError(`experiment ${opts.experiment} not found: ${target.path} does not exist`);
+    term.write(`No experiments: ${target.path} does not exist yet (\`rf-db demo\` creates a sample one).\n`);
     return;
   }
 
-  const db = await openDatabase(opts);
+  const db = await openDatabase(target);
   try {
-    const id = opts.experiment ?? (await defaultExperimentId(db));
+    // Without --experiment: the running one, else the most recent.
+    const id = opts.experiment ?? (await db.experiments.getRunningOrLatest())?.experimentId ?? null;
     if (id === null) {
       term.write(`No experiments in ${db.url} (\`rf-db demo\` creates a sample one).\n`);
       return;
