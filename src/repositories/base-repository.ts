@@ -1,28 +1,15 @@
 import type { ResultSet } from "@libsql/client";
 import { eq, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
-import type { LibSQLDatabase } from "drizzle-orm/libsql";
-import { mapDriverError, type ErrorContext } from "../errors";
-import { NotFoundError } from "../errors";
-import type * as schema from "../schema";
+import { type ErrorContext, mapDriverError, NotFoundError } from "../errors";
 import * as v from "../validate";
 import { type CompiledQuery, type RowOf, StatementCache } from "./engine";
 import type { Entity, RowOfEntity } from "./entity";
+import type { Database, Executor, RepositoryOptions } from "./executor";
 import type { Fields, InputSpec } from "./input";
 import { updateOf } from "./update";
 
-export type Schema = typeof schema;
-/** The Drizzle database the repositories run on. */
-export type Database = LibSQLDatabase<Schema>;
-/** Drizzle's own transaction type, derived from its `transaction` callback. */
-export type Transaction = Parameters<Parameters<Database["transaction"]>[0]>[0];
-/** Either: a repository works the same on the database and inside a transaction. */
-export type Executor = Database | Transaction;
-
-export interface RepositoryOptions {
-  /** Scrubbed from every error message (the auth token). */
-  secret?: string | undefined;
-}
+export type { Database, Executor, RepositoryOptions, Schema, Transaction } from "./executor";
 
 /**
  * What every repository shares: its executor and entity, a cache of compiled

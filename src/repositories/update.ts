@@ -8,7 +8,7 @@
 import { getTableColumns } from "drizzle-orm";
 import type { SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { DB_NOW_MS } from "../schema";
-import type { Executor } from "./base-repository";
+import type { Executor } from "./executor";
 
 /**
  * Columns every UPDATE of `table` writes besides its own: `updated_at` from

@@ -25,15 +25,7 @@
  *   to its libSQL transaction, so one read serves both.
  */
 import { Column, is, noopDecoder, noopEncoder, Param, Placeholder, SQL } from "drizzle-orm";
-import type { ExecBinding, ExecTarget, QueryTemplate, Slot } from "./compiled-query";
-
-/** What a column (or SQL) decoder / encoder is, as far as the engine cares. */
-export interface Decoder {
-  mapFromDriverValue(v: unknown): unknown;
-}
-export interface Encoder {
-  mapToDriverValue(v: unknown): unknown;
-}
+import type { Decoder, Encoder, ExecBinding, ExecTarget, QueryTemplate, Slot } from "./types";
 
 /** The parts of Drizzle's libsql prepared query a template is built from. */
 export interface DrizzlePrepared {

@@ -5,13 +5,7 @@
  * instance) and drizzle-internals.ts (the one file that reads Drizzle's
  * internals, guarded by tests/statement-engine.test.ts).
  */
-export {
-  CompiledQuery,
-  slowPath,
-  type ExecBinding,
-  type ExecTarget,
-  type QueryTemplate,
-  type Slot,
-} from "./compiled-query";
+export { CompiledQuery, slowPath } from "./compiled-query";
+export type { Decoder, Encoder, ExecBinding, ExecTarget, QueryTemplate, Slot } from "./types";
 export { StatementCache, statementsOf, type RowOf } from "./statement-cache";
 export { bindingOf } from "./drizzle-internals";

@@ -1,4 +1,5 @@
-import { CompiledQuery, type ExecBinding, type QueryTemplate } from "./compiled-query";
+import { CompiledQuery } from "./compiled-query";
+import type { ExecBinding, QueryTemplate } from "./types";
 import { bindingOf } from "./drizzle-internals";
 
 /** The row type of a Drizzle prepared query (what its `all()` yields). */
