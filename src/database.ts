@@ -4,6 +4,7 @@ import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
 import { mapDriverError, RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
+import { assertNotLegacy } from "./legacy/schema";
 import { record } from "./validate";
 import { applyMigrations, assertNotAhead, readSchemaState, type MigrateResult, type SchemaState } from "./migrate";
 import {
@@ -112,6 +113,13 @@ export class RFDatabaseBase extends Repositories {
     }
     const state = await this.schemaState();
     assertNotAhead(state, `the database at ${this.url}`);
+    if (state.applied.length === 0) {
+      await assertNotLegacy(
+        this.#client,
+        `the database at ${this.url}`,
+        `<a local copy of it> --url <the new database's URL>`,
+      );
+    }
     if (state.pending.length > 0) {
       throw new SchemaVersionError(
         `the database at ${this.url} is behind this package (${state.pending.length} pending migration(s): ` +
@@ -127,7 +135,7 @@ export class RFDatabaseBase extends Repositories {
    * @example const { applied } = await db.migrate(); console.log(applied.map((m) => m.tag));
    */
   async migrate(options?: { onApplied?: (m: { tag: string }) => void }): Promise<MigrateResult> {
-    return applyMigrations(this.#client, { ...options, secret: this.#options.secret });
+    return applyMigrations(this.#client, { ...options, secret: this.#options.secret, url: this.url });
   }
 
   /**

@@ -18,6 +18,7 @@ import * as schema from "./schema";
 import { openLocalClient } from "./driver/local";
 import { withBusyRetry, retryWhileLocked } from "./driver/busy-retry";
 import { ConfigError } from "./errors";
+import { assertNotLegacyFile } from "./legacy/peek";
 import { defaultDatabaseUrl } from "./node-config";
 
 export { defaultDatabaseUrl };
@@ -42,6 +43,8 @@ const nodeConnector: Connector = {
       } catch (cause) {
         throw new ConfigError(`cannot create the database directory ${dirname(path)}`, { cause });
       }
+      // Before anything opens it for writing (WAL switch, migrations) — whatever `migrate` says.
+      assertNotLegacyFile(path, config.url === defaultDatabaseUrl() ? "" : `--url file:${path}`);
     }
     // Opening sets WAL mode; when several processes open a new file at once SQLite can answer
     // SQLITE_BUSY at once (deadlock avoidance skips the busy handler), so opening retries too.

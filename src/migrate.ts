@@ -1,5 +1,6 @@
 import type { Client } from "@libsql/client";
 import { gather, mapDriverError, SchemaVersionError } from "./errors";
+import { assertNotLegacy, LEGACY_GUARD_SQL } from "./legacy/schema";
 import { MIGRATIONS } from "./migrations/bundle";
 import type { Migration } from "./migrations/types";
 
@@ -66,6 +67,8 @@ export interface MigrateOptions {
   onApplied?: (m: Migration) => void;
   /** The auth token, scrubbed from any error (and used to explain a 401). */
   secret?: string | undefined;
+  /** The database's URL, safe to print (for messages). */
+  url?: string | undefined;
 }
 
 export interface MigrateResult {
@@ -105,13 +108,25 @@ export async function applyMigrations(client: Client, options: MigrateOptions = 
   const migrations = options.migrations ?? MIGRATIONS;
   const mine: Migration[] = [];
   try {
-    await client.batch(
-      [
-        `CREATE TABLE IF NOT EXISTS ${TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`,
-        `CREATE UNIQUE INDEX IF NOT EXISTS ${TABLE}_hash_uq ON ${TABLE} (hash)`,
-      ],
-      "write",
-    );
+    // A database RapidFire's Python module wrote would make the first CREATE TABLE fail as if another
+    // migrator had won the race: LEGACY_GUARD_SQL fails this batch (so nothing is written) on one, at no
+    // extra request; only then is the schema read again, to name the version and `rf-db import`.
+    await client
+      .batch(
+        [
+          LEGACY_GUARD_SQL,
+          `CREATE TABLE IF NOT EXISTS ${TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`,
+          `CREATE UNIQUE INDEX IF NOT EXISTS ${TABLE}_hash_uq ON ${TABLE} (hash)`,
+        ],
+        "write",
+      )
+      .catch(async (err: unknown) => {
+        if (gather(err).text.includes("malformed JSON")) {
+          const where = options.url ? `the database at ${options.url}` : "the database";
+          await assertNotLegacy(client, where, "<a local copy of it> --url <the new database's URL>");
+        }
+        throw err;
+      });
     for (let attempt = 0; ; attempt++) {
       const state = await readSchemaState(client, migrations);
       assertNotAhead(state, "the database");

@@ -62,11 +62,15 @@ export class InvalidTransitionError extends RFDatabaseError {
   }
 }
 
-/** The database schema does not match the package's migrations (behind, ahead, or diverged). */
+/**
+ * The database schema does not match the package's migrations: behind, ahead,
+ * diverged, or `legacy` — written by RapidFire's Python module (move it over
+ * with `rf-db import`; nothing is written to it).
+ */
 export class SchemaVersionError extends RFDatabaseError {
   constructor(
     message: string,
-    readonly state: "behind" | "ahead" | "diverged",
+    readonly state: "behind" | "ahead" | "diverged" | "legacy",
     options?: { cause?: unknown },
   ) {
     super(message, { cause: options?.cause, code: "SCHEMA_VERSION" });
