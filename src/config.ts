@@ -23,6 +23,12 @@ export interface OpenOptions {
    */
   busyTimeoutMs?: number;
   busyRetryMs?: number;
+  /**
+   * Remote URLs: the longest any request may take (ms, > 0; default 30000),
+   * over http and ws. Past it the call rejects with `ConnectionError` — the
+   * outcome of a write is then unknown, as with any broken connection.
+   */
+  requestTimeoutMs?: number;
 }
 
 export type UrlKind = "memory" | "file" | "remote";
@@ -36,6 +42,7 @@ export interface ResolvedConfig {
   migrate: "auto" | boolean;
   busyTimeoutMs: number;
   busyRetryMs: number;
+  requestTimeoutMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -112,6 +119,12 @@ export function resolveConfig(
       throw new ConfigError(`${name} must be a number >= 0`);
     return value;
   };
+  const positive = (value: unknown, name: string, fallback: number) => {
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isFinite(value) || value <= 0)
+      throw new ConfigError(`${name} must be a number > 0 (milliseconds)`);
+    return value;
+  };
   const url = options.url ?? (env.RF_DB_URL || undefined) ?? defaultUrl(env);
   const { kind, path } = classifyUrl(url);
   return {
@@ -122,6 +135,7 @@ export function resolveConfig(
     migrate,
     busyTimeoutMs: number(options.busyTimeoutMs, "busyTimeoutMs", 100),
     busyRetryMs: number(options.busyRetryMs, "busyRetryMs", 5000),
+    requestTimeoutMs: positive(options.requestTimeoutMs, "requestTimeoutMs", 30_000),
   };
 }
 
@@ -138,5 +152,6 @@ export function openOptionsOf(config: ResolvedConfig): OpenOptions {
     migrate: config.migrate,
     busyTimeoutMs: config.busyTimeoutMs,
     busyRetryMs: config.busyRetryMs,
+    requestTimeoutMs: config.requestTimeoutMs,
   };
 }

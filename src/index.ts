@@ -16,7 +16,8 @@ import { drizzle } from "drizzle-orm/libsql";
 import { RFDatabaseBase, type Connector } from "./database";
 import * as schema from "./schema";
 import { openLocalClient } from "./driver/local";
-import { withBusyRetry, retryWhileLocked } from "./driver/busy-retry";
+import { retryWhileLocked } from "./driver/busy-retry";
+import { openRemoteClient } from "./driver/remote";
 import { ConfigError } from "./errors";
 import { assertNotLegacyFile } from "./legacy/peek";
 import { defaultDatabaseUrl } from "./node-config";
@@ -29,9 +30,7 @@ const nodeConnector: Connector = {
   async connect(config: ResolvedConfig): Promise<Client> {
     if (config.kind === "remote") {
       try {
-        return withBusyRetry(createClient({ url: config.url, authToken: config.authToken, intMode: "number" }), {
-          maxWaitMs: config.busyRetryMs,
-        });
+        return openRemoteClient(createClient, config);
       } catch (cause) {
         throw new ConfigError(`cannot use database URL ${redactUrl(config.url)}`, { cause });
       }

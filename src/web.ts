@@ -13,7 +13,7 @@ import { redactUrl, type OpenOptions, type ResolvedConfig } from "./config";
 import { drizzle } from "drizzle-orm/libsql/web";
 import { RFDatabaseBase, type Connector } from "./database";
 import * as schema from "./schema";
-import { withBusyRetry } from "./driver/busy-retry";
+import { openRemoteClient } from "./driver/remote";
 import { ConfigError } from "./errors";
 
 const webConnector: Connector = {
@@ -31,9 +31,7 @@ const webConnector: Connector = {
       );
     }
     try {
-      return withBusyRetry(createClient({ url: config.url, authToken: config.authToken, intMode: "number" }), {
-        maxWaitMs: config.busyRetryMs,
-      });
+      return openRemoteClient(createClient, config);
     } catch (cause) {
       throw new ConfigError(`cannot use database URL ${redactUrl(config.url)}`, { cause });
     }

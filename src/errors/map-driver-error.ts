@@ -8,7 +8,7 @@ import {
   TransactionExpiredError,
   ValidationError,
 } from "./classes";
-import { chainMentions, type Facts, gather, lastMessage, scrub, scrubChain } from "./chain";
+import { causeChain, chainMentions, type Facts, gather, lastMessage, scrub, scrubChain } from "./chain";
 
 /**
  * Turns whatever a driver threw (a LibsqlError, a hrana error, Drizzle's
@@ -35,6 +35,10 @@ const has = (f: Facts, ...needles: string[]) =>
 /** Maps `err` to an `RFDatabaseError`, keeping it (scrubbed if needed) as the cause. */
 export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabaseError {
   if (err instanceof RFDatabaseError) return err;
+  // A typed error the package's own driver code threw (a request timeout, a call ended by close()),
+  // wrapped on the way up by the client or Drizzle: the caller gets it as it was made.
+  const typed = causeChain(err).find((link): link is RFDatabaseError => link instanceof RFDatabaseError);
+  if (typed) return typed;
   const secret = ctx.secret;
   const cause = secret && chainMentions(err, secret) ? scrubChain(err, secret) : err;
   const f = gather(err);
@@ -51,6 +55,12 @@ export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabase
   }
   if (has(f, "SQLITE_CONSTRAINT", "constraint failed")) {
     return new ValidationError(`the database refused the value: ${detail}`, { cause });
+  }
+  if (has(f, "SQLITE_TOOBIG", "string or blob too big")) {
+    return new ValidationError(
+      `a value is larger than the database accepts (string or blob too big; sqld's limit is 5,000,000 bytes per value and per row); nothing was written: ${detail}`,
+      { cause },
+    );
   }
   if (has(f, "SQLITE_BUSY", "SQLITE_LOCKED", "database is locked")) {
     return new DatabaseBusyError(
@@ -100,6 +110,12 @@ export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabase
       {
         cause,
       },
+    );
+  }
+  if (has(f, "CLIENT_CLOSED")) {
+    return new ConnectionError(
+      "the database was closed (a call still queued or in flight when it closed, or made after): the call was not run",
+      { cause },
     );
   }
   if (

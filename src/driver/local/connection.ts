@@ -257,6 +257,9 @@ export class Connection {
 
   close(): void {
     if (this.closed) return;
+    // libsql keeps the native connection (and a transaction's write lock) until its statements are
+    // garbage-collected; a transaction open at close must end now, or other connections see SQLITE_BUSY.
+    this.rollbackQuietly();
     this.closed = true;
     this.#stmts.clearAll();
     this.db.close();
