@@ -74,7 +74,7 @@ export class RFDatabaseBase extends Repositories {
   declare readonly drizzle: Database;
 
   protected constructor(client: Client, config: ResolvedConfig, orm: Database) {
-    const options = { secret: config.authToken };
+    const options = { secret: config.authToken, database: databaseLabel(config) };
     super(orm, options);
     this.#client = client;
     this.#options = options;
@@ -101,7 +101,7 @@ export class RFDatabaseBase extends Repositories {
       return db;
     } catch (err) {
       client?.close();
-      throw mapDriverError(err, { secret: config.authToken });
+      throw mapDriverError(err, { secret: config.authToken, database: databaseLabel(config) });
     }
   }
 
@@ -135,7 +135,7 @@ export class RFDatabaseBase extends Repositories {
    * @example const { applied } = await db.migrate(); console.log(applied.map((m) => m.tag));
    */
   async migrate(options?: { onApplied?: (m: { tag: string }) => void }): Promise<MigrateResult> {
-    return applyMigrations(this.#client, { ...options, secret: this.#options.secret, url: this.url });
+    return applyMigrations(this.#client, { ...options, ...this.#options, url: this.url });
   }
 
   /**
@@ -267,3 +267,8 @@ export class RFDatabaseBase extends Repositories {
 }
 
 export { RFDatabaseError };
+
+/** How errors name the database: the file's path, or the URL without credentials. */
+function databaseLabel(config: ResolvedConfig): string {
+  return config.kind === "file" && config.path !== undefined ? config.path : redactUrl(config.url);
+}

@@ -69,6 +69,8 @@ export interface MigrateOptions {
   secret?: string | undefined;
   /** The database's URL, safe to print (for messages). */
   url?: string | undefined;
+  /** Named by a StorageError (see ErrorContext.database). */
+  database?: string | undefined;
 }
 
 export interface MigrateResult {
@@ -148,6 +150,6 @@ export async function applyMigrations(client: Client, options: MigrateOptions = 
       }
     }
   } catch (err) {
-    throw mapDriverError(err, { secret: options.secret });
+    throw mapDriverError(err, { secret: options.secret, database: options.database });
   }
 }

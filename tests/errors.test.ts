@@ -9,6 +9,7 @@ import {
   lastMessage,
   mapDriverError,
   scrubChain,
+  StorageError,
 } from "../src/errors";
 
 /** An error wrapped the way Drizzle wraps a driver error over HTTP. */
@@ -66,5 +67,42 @@ describe("the cause-chain walker", () => {
     expect(isLockedError(new Error("Failed query", { cause: busy }))).toBe(true);
     expect(isLockedError(new Error("Failed query", { cause: new Error("no such table") }))).toBe(false);
     expect(mapDriverError(new Error("Failed query", { cause: busy }))).toBeInstanceOf(DatabaseBusyError);
+  });
+});
+
+describe("storage failures", () => {
+  const sqlite = (code: string, raw: number, message: string) =>
+    new Error("Failed query: INSERT …", { cause: new LibsqlError(message, code.replace(/_[A-Z]+$/, ""), code, raw) });
+
+  it.each([
+    ["SQLITE_FULL", 13, "database or disk is full", "full"],
+    ["SQLITE_IOERR_WRITE", 778, "disk I/O error", "io"],
+    ["SQLITE_READONLY", 8, "attempt to write a readonly database", "read-only"],
+    ["SQLITE_READONLY_DIRECTORY", 1544, "attempt to write a readonly database", "read-only"],
+    ["SQLITE_CANTOPEN", 14, "unable to open database file", "cannot-open"],
+    ["SQLITE_NOTADB", 26, "file is not a database", "not-a-database"],
+    ["SQLITE_CORRUPT", 11, "database disk image is malformed", "corrupt"],
+  ])("%s is a StorageError (%s) naming the file, never the token", (code, raw, message, reason) => {
+    const err = mapDriverError(sqlite(code, raw, `${message} tok-SECRET-123`), {
+      secret: "tok-SECRET-123",
+      database: "/data/rf.db",
+    });
+    expect(err).toBeInstanceOf(StorageError);
+    expect(err).toMatchObject({ code: "STORAGE", reason, path: "/data/rf.db" });
+    expect(err.message).toContain("/data/rf.db");
+    expect(err.message).not.toContain("tok-SECRET-123");
+    expect(String((err.cause as Error).message)).not.toContain("tok-SECRET-123");
+  });
+
+  it("recognises sqld's words without a code, and Node's errno codes", () => {
+    const remote = new LibsqlError("SQLite error: database or disk is full", "SQLITE_UNKNOWN");
+    expect(mapDriverError(remote, { database: "http://db:8080" })).toMatchObject({
+      reason: "full",
+      path: "http://db:8080",
+    });
+    const fsErr = Object.assign(new Error("EROFS: read-only file system, mkdir '/ro/db'"), { code: "EROFS" });
+    expect(mapDriverError(fsErr, {})).toMatchObject({ code: "STORAGE", reason: "read-only" });
+    const enospc = Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+    expect(mapDriverError(enospc, {})).toMatchObject({ reason: "full" });
   });
 });

@@ -15,6 +15,7 @@ export type RFErrorCode =
   | "BUSY"
   | "TRANSACTION_EXPIRED"
   | "CONNECTION"
+  | "STORAGE"
   | "DRIVER";
 
 export class RFDatabaseError extends Error {
@@ -113,5 +114,28 @@ export class TransactionExpiredError extends RFDatabaseError {
 export class ConnectionError extends RFDatabaseError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, { cause: options?.cause, code: "CONNECTION" });
+  }
+}
+
+/** What went wrong with the storage, as `StorageError.reason`. */
+export type StorageReason = "full" | "io" | "read-only" | "cannot-open" | "not-a-database" | "corrupt";
+
+/**
+ * The storage under the database failed or refused: disk or file full, I/O
+ * error, read-only file or directory, file that cannot be opened, not a
+ * database (or encrypted with another key), corrupt. The failed call wrote
+ * nothing. The message names the file (or the server's URL, without
+ * credentials) and the reason.
+ */
+export class StorageError extends RFDatabaseError {
+  constructor(
+    message: string,
+    /** Machine-readable reason. */
+    readonly reason: StorageReason,
+    /** The database file's path (or the remote URL without credentials), when known. */
+    readonly path: string | undefined,
+    options?: { cause?: unknown },
+  ) {
+    super(message, { cause: options?.cause, code: "STORAGE" });
   }
 }

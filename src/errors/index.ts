@@ -9,3 +9,4 @@ export * from "./classes";
 export { causeChain, chainMentions, type Facts, gather, lastMessage, scrub, scrubChain } from "./chain";
 export { isLockCode, isLockedError, SQLITE_BASE_CODES, sqliteBaseCode } from "./sqlite-codes";
 export { type ErrorContext, mapDriverError } from "./map-driver-error";
+export { storageError, storageReason } from "./storage";

@@ -9,6 +9,7 @@ import {
   ValidationError,
 } from "./classes";
 import { causeChain, chainMentions, type Facts, gather, lastMessage, scrub, scrubChain } from "./chain";
+import { storageError, storageReason } from "./storage";
 
 /**
  * Turns whatever a driver threw (a LibsqlError, a hrana error, Drizzle's
@@ -25,6 +26,11 @@ export interface ErrorContext {
    * "no auth token was given" instead of listing every possible cause.
    */
   secret?: string | undefined;
+  /**
+   * The database, as a `StorageError` names it: the file's path, or the
+   * remote URL without credentials. Never a secret.
+   */
+  database?: string | undefined;
   /** What a foreign-key failure refers to, e.g. `{ entity: "experiment", id: 7 }`. */
   foreignKey?: { entity: string; id: number | undefined };
 }
@@ -62,6 +68,8 @@ export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabase
       { cause },
     );
   }
+  const storage = storageReason(f);
+  if (storage !== undefined) return storageError(storage, ctx.database, lastMessage(err), cause, secret);
   if (has(f, "SQLITE_BUSY", "SQLITE_LOCKED", "database is locked")) {
     return new DatabaseBusyError(
       `the database was busy (locked by another writer) and the call gave up; nothing was written: ${detail}`,

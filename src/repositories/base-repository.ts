@@ -85,7 +85,7 @@ export abstract class BaseRepository<E extends Entity = Entity> {
     try {
       return await pending;
     } catch (err) {
-      throw mapDriverError(err, { secret: this.options.secret, foreignKey });
+      throw mapDriverError(err, { secret: this.options.secret, database: this.options.database, foreignKey });
     }
   }
 

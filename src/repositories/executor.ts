@@ -13,4 +13,6 @@ export type Executor = Database | Transaction;
 export interface RepositoryOptions {
   /** Scrubbed from every error message (the auth token). */
   secret?: string | undefined;
+  /** Named by a StorageError: the file's path or the URL without credentials. */
+  database?: string | undefined;
 }

@@ -90,6 +90,8 @@ export interface StartSqldOptions {
   extraArgs?: string[];
   /** Path of the sqld binary (default: sqldBinaryPath()). */
   binary?: string;
+  /** Where the private temp dir (with the data dir) is made (default: os.tmpdir()), e.g. a small tmpfs. */
+  tempParent?: string;
 }
 
 export interface SqldServer {
@@ -269,7 +271,7 @@ export async function startSqld(options: StartSqldOptions = {}): Promise<SqldSer
   const idleShutdownSeconds = options.idleShutdownSeconds ?? 120;
   const logLevel = options.logLevel ?? "error";
 
-  const tempRoot = await mkdtemp(join(tmpdir(), "rf-inferno-sqld-"));
+  const tempRoot = await mkdtemp(join(options.tempParent ?? tmpdir(), "rf-inferno-sqld-"));
   liveTempDirs.add(tempRoot);
   const dataDir = join(tempRoot, "data.sqld");
   let keyFile: string | undefined;

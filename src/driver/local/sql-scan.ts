@@ -10,8 +10,11 @@
  *   `"UPDATE …; DELETE …"` through `execute()` would drop the DELETE;
  * - cached column metadata must be dropped after schema changes;
  * - `stmt.get()` is much cheaper than `stmt.all()` (BENCHMARKS.md, "Local
- *   driver"), which is only safe when the statement provably yields at most
- *   one row.
+ *   driver"), which is only safe for a read that provably yields at most
+ *   one row. Never for a write with RETURNING: libsql 0.5's get()/run()
+ *   drop the error of the autocommit COMMIT that follows the statement
+ *   (SQLITE_FULL, a deferred foreign key …) and report a row that was never
+ *   stored (RELIABILITY.md, F7).
  *
  * The scanner understands string literals, quoted identifiers and comments,
  * so keywords/parameters inside them are ignored. Whenever it cannot prove
@@ -38,8 +41,9 @@ export interface SqlInfo {
   /** True if any `?NNN`, `:name`, `@name` or `$name` parameter occurs. */
   namedParams: boolean;
   /**
-   * Row-count guarantee: 0 = unknown, 1 = at most one row, 2 = at most one
-   * row when the last bare `?` is bound to a value <= 1 (a trailing `LIMIT ?`).
+   * Row-count guarantee of a read: 0 = unknown, 1 = at most one row, 2 = at
+   * most one row when the last bare `?` is bound to a value <= 1 (a trailing
+   * `LIMIT ?`). Always 0 for writes: see the header.
    */
   maxOneRow: 0 | 1 | 2;
   /** True if non-comment text follows the first top-level `;`. */
@@ -255,14 +259,12 @@ export function scanSql(sql: string): SqlInfo {
   // The keyword deciding the kind: the first one, or for WITH the first
   // top-level statement keyword after the CTE list (CTE bodies are nested).
   let lead = first.v;
-  let leadIndex = 0;
   if (lead === "WITH") {
     lead = "";
     for (let k = 1; k < toks.length; k++) {
       const t = toks[k]!;
       if (t.depth === 0 && t.t === enumTok.word && (t.v === "SELECT" || t.v === "VALUES" || DML.has(t.v))) {
         lead = t.v;
-        leadIndex = k;
         break;
       }
     }
@@ -279,35 +281,6 @@ export function scanSql(sql: string): SqlInfo {
     if (prev && prev.t === enumTok.word && prev.v === "LIMIT" && prev.depth === 0) {
       if (last.t === enumTok.number && (last.v === "0" || last.v === "1")) info.maxOneRow = 1;
       else if (last.t === enumTok.param && last.v === "?" && !namedParams) info.maxOneRow = 2;
-    }
-  } else if (info.kind === "write" && leadIndex === 0 && (lead === "INSERT" || lead === "REPLACE")) {
-    // INSERT … VALUES (…) [ON CONFLICT …] [RETURNING …] with exactly one
-    // row tuple, or DEFAULT VALUES: at most one RETURNING row. Any top-level
-    // SELECT (INSERT … SELECT, VALUES … UNION SELECT) makes it unknown.
-    let k = 1;
-    for (; k < toks.length; k++) {
-      const t = toks[k]!;
-      if (t.depth !== 0 || t.t !== enumTok.word) continue;
-      if (t.v === "SELECT") return info;
-      if (t.v === "VALUES") break;
-    }
-    if (k >= toks.length) return info;
-    if (toks[k - 1]!.t === enumTok.word && toks[k - 1]!.v === "DEFAULT") {
-      info.maxOneRow = 1;
-      return info;
-    }
-    if (toks[k + 1]?.t !== enumTok.open) return info;
-    // find the ')' closing the tuple: the next depth-0 close token
-    let j = k + 2;
-    while (j < toks.length && !(toks[j]!.t === enumTok.close && toks[j]!.depth === 0)) j++;
-    const after = toks[j + 1];
-    if (j < toks.length && (after === undefined || after.t !== enumTok.comma)) {
-      for (let m = j + 1; m < toks.length; m++) {
-        const t = toks[m]!;
-        if (t.depth === 0 && t.t === enumTok.word && (t.v === "SELECT" || t.v === "UNION" || t.v === "VALUES"))
-          return info;
-      }
-      info.maxOneRow = 1;
     }
   }
   return info;
