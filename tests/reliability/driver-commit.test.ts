@@ -1,6 +1,6 @@
 /**
  * Pins a defect of the `libsql` driver (0.5.x) that the local client steers
- * around (RELIABILITY.md, F7):
+ * around (RELIABILITY.md, F8):
  *
  *   An INSERT/UPDATE … RETURNING run through `Statement.get()` or `run()` in
  *   autocommit mode drops the error of the COMMIT that follows it (a

@@ -112,7 +112,7 @@ export class Connection {
     const info = e.info;
     // Reads only (the scan never promises one row for a write): a write with
     // RETURNING must go through all(), the one method of libsql 0.5 that
-    // reports a failed autocommit COMMIT (RELIABILITY.md, F7).
+    // reports a failed autocommit COMMIT (RELIABILITY.md, F8).
     let one = info.maxOneRow === 1;
     if (info.maxOneRow === 2) {
       const v = (bound as unknown[])[info.anonymousParams - 1];

@@ -14,7 +14,7 @@
  *   one row. Never for a write with RETURNING: libsql 0.5's get()/run()
  *   drop the error of the autocommit COMMIT that follows the statement
  *   (SQLITE_FULL, a deferred foreign key …) and report a row that was never
- *   stored (RELIABILITY.md, F7).
+ *   stored (RELIABILITY.md, F8).
  *
  * The scanner understands string literals, quoted identifiers and comments,
  * so keywords/parameters inside them are ignored. Whenever it cannot prove
