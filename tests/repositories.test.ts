@@ -5,19 +5,25 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
   ACTOR_TASK_STATUSES,
+  ACTOR_TASK_TRANSITIONS,
   CONTEXT_STATUSES,
+  CONTEXT_TRANSITIONS,
   EXPERIMENT_STATUSES,
+  EXPERIMENT_TRANSITIONS,
   IC_OPERATIONS,
   IC_STATUSES,
+  IC_TRANSITIONS,
   InvalidTransitionError,
   NotFoundError,
   PIPELINE_STATUSES,
+  PIPELINE_TRANSITIONS,
   RFDatabaseError,
   ValidationError,
   type RFDatabase,
 } from "../src/index";
 import { BACKENDS, openBackend, type Backend } from "./support/backends";
 import { makeContext, makeExperiment, makeIcOperation, makePipeline, makeTask } from "./support/factories";
+import { pathTo } from "./support/transitions";
 
 describe.each(BACKENDS)("repositories on %s", (backendName) => {
   let backend: Backend;
@@ -93,9 +99,10 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       expect(names).toContain("alpha");
     });
 
-    it.each(EXPERIMENT_STATUSES)("setStatus accepts %s", async (status) => {
+    // Statuses are reached along allowed moves (EXPERIMENT_TRANSITIONS); tests/transitions.test.ts covers the refusals.
+    it.each(EXPERIMENT_STATUSES)("setStatus reaches %s along allowed moves", async (status) => {
       const id = await makeExperiment(db);
-      await db.experiments.setStatus(id, status);
+      for (const s of pathTo(EXPERIMENT_TRANSITIONS, "running", status)!) await db.experiments.setStatus(id, s);
       expect((await db.experiments.get(id))!.status).toBe(status);
     });
 
@@ -178,9 +185,9 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       expect(new Set(ids).size).toBe(1);
     });
 
-    it.each(CONTEXT_STATUSES)("setStatus accepts %s", async (status) => {
+    it.each(CONTEXT_STATUSES)("setStatus reaches %s along allowed moves", async (status) => {
       const id = await makeContext(db);
-      await db.contexts.setStatus(id, status);
+      for (const s of pathTo(CONTEXT_TRANSITIONS, "pending", status)!) await db.contexts.setStatus(id, s);
       expect((await db.contexts.get(id))!.status).toBe(status);
     });
 
@@ -269,9 +276,9 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       );
     });
 
-    it.each(PIPELINE_STATUSES)("setStatus accepts %s", async (status) => {
+    it.each(PIPELINE_STATUSES)("setStatus reaches %s along allowed moves", async (status) => {
       const id = await makePipeline(db);
-      await db.pipelines.setStatus(id, status);
+      for (const s of pathTo(PIPELINE_TRANSITIONS, "new", status)!) await db.pipelines.setStatus(id, s);
       expect((await db.pipelines.get(id))!.status).toBe(status);
     });
 
@@ -433,9 +440,9 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       expect((await db.actorTasks.countByStatus(experimentId)).completed).toBe(1);
     });
 
-    it.each(ACTOR_TASK_STATUSES)("setStatus accepts %s", async (status) => {
+    it.each(ACTOR_TASK_STATUSES)("setStatus reaches %s along allowed moves", async (status) => {
       const id = await makeTask(db);
-      await db.actorTasks.setStatus(id, status);
+      for (const s of pathTo(ACTOR_TASK_TRANSITIONS, "scheduled", status)!) await db.actorTasks.setStatus(id, s);
       expect((await db.actorTasks.get(id))!.status).toBe(status);
     });
 
@@ -519,13 +526,16 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       expect(await db.icOperations.claimNext()).toBeNull();
     });
 
-    it.each(IC_STATUSES)("setStatus accepts %s and sets processedAt", async (status) => {
-      const id = await makeIcOperation(db);
-      await db.icOperations.setStatus(id, status);
-      const row = await db.icOperations.get(id);
-      expect(row!.status).toBe(status);
-      expect(row!.processedAt).toBeInstanceOf(Date);
-    });
+    it.each(IC_STATUSES.filter((s) => s !== "pending"))(
+      "setStatus reaches %s along allowed moves and sets processedAt",
+      async (status) => {
+        const id = await makeIcOperation(db);
+        for (const s of pathTo(IC_TRANSITIONS, "pending", status)!) await db.icOperations.setStatus(id, s);
+        const row = await db.icOperations.get(id);
+        expect(row!.status).toBe(status);
+        expect(row!.processedAt).toBeInstanceOf(Date);
+      },
+    );
 
     it("setStatus with an error; NotFoundError; ValidationError", async () => {
       const id = await makeIcOperation(db);
@@ -669,7 +679,8 @@ describe.each(BACKENDS)("db.batch on %s", (backendName) => {
       const pipelineId = await makePipeline(db, { experimentId });
       const taskId = await makeTask(db, { experimentId, pipelineId });
       const [, progress] = await db.batch([
-        db.drizzle.update(actorTasks).set({ status: "completed" }).where(eq(actorTasks.taskId, taskId)),
+        // scheduled → in_progress: a move the transition trigger allows
+        db.drizzle.update(actorTasks).set({ status: "in_progress" }).where(eq(actorTasks.taskId, taskId)),
         db.drizzle
           .update(pipelines)
           .set({ shardsCompleted: sql`${pipelines.shardsCompleted} + 1` })
@@ -677,7 +688,7 @@ describe.each(BACKENDS)("db.batch on %s", (backendName) => {
           .returning({ done: pipelines.shardsCompleted }),
       ]);
       expect(progress).toEqual([{ done: 1 }]);
-      expect((await db.actorTasks.get(taskId))!.status).toBe("completed");
+      expect((await db.actorTasks.get(taskId))!.status).toBe("in_progress");
       await expect(
         db.batch([
           db.drizzle.update(pipelines).set({ shardsCompleted: 50 }).where(eq(pipelines.pipelineId, pipelineId)),

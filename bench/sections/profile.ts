@@ -50,6 +50,8 @@ interface CallSpec {
 const at = (i: number) => 1_700_000_000_000 + i;
 const taskId = (i: number) => 1 + (i % TASKS);
 const runningId = (i: number) => RUNNING_FROM + (i % RUNNING);
+/** The status the setStatus spec moves task `1 + i % 4` to in call i (and, at i + 4, back). */
+const toggled = (i: number) => ((i >> 2) & 1 ? "in_progress" : "scheduled");
 const swap = (a: unknown[], from: unknown, to: unknown) => a.map((v) => (v === from ? to : v));
 
 const SPECS: CallSpec[] = [
@@ -72,9 +74,11 @@ const SPECS: CallSpec[] = [
     args: (i) => [at(i), taskId(i)],
   },
   {
+    // in_progress ↔ scheduled on the 4 running tasks, each one way then back per round of 4 calls: the
+    // one cycle ACTOR_TASK_TRANSITIONS allows (a completed task can no longer be set back).
     name: "actorTasks.setStatus(id, s)",
-    call: (db, i) => db.actorTasks.setStatus(taskId(i), i & 1 ? "completed" : "in_progress"),
-    args: (i) => [i & 1 ? "completed" : "in_progress", taskId(i)],
+    call: (db, i) => db.actorTasks.setStatus(1 + (i % 4), toggled(i)),
+    args: (i) => [toggled(i), 1 + (i % 4), toggled(i + 4)],
   },
   {
     name: "actorTasks.create(in_progress, startedAt)",

@@ -9,6 +9,7 @@ export type RFErrorCode =
   | "VALIDATION"
   | "NOT_FOUND"
   | "INVALID_TRANSITION"
+  | "LEASE_LOST"
   | "SCHEMA_VERSION"
   | "CONFIG"
   | "AUTH"
@@ -51,15 +52,47 @@ export class NotFoundError extends RFDatabaseError {
   }
 }
 
-/** A lifecycle change (start, complete, fail …) from a state that does not allow it. */
+/**
+ * A status change (start, complete, fail, setStatus, a named move …) from a
+ * state that does not allow it; nothing was written. Also what a database
+ * trigger's refusal becomes (raw SQL, `db.batch`), where `id`, `from` and
+ * `to` may be unknown (`undefined`, `"?"`).
+ */
 export class InvalidTransitionError extends RFDatabaseError {
   constructor(
     readonly entity: string,
-    readonly id: number,
+    readonly id: number | undefined,
     readonly from: string,
     readonly to: string,
+    options?: { message?: string; cause?: unknown; code?: "INVALID_TRANSITION" | "LEASE_LOST" },
   ) {
-    super(`cannot move ${entity} ${id} from "${from}" to "${to}"`, { code: "INVALID_TRANSITION" });
+    super(options?.message ?? `cannot move ${entity} ${id} from "${from}" to "${to}"`, {
+      cause: options?.cause,
+      code: options?.code ?? "INVALID_TRANSITION",
+    });
+  }
+}
+
+/**
+ * The caller no longer holds the lease it claimed (it expired and the row
+ * was handed to someone else, re-queued, or finished by another holder);
+ * nothing was written. `holder` is who holds it now (null: nobody).
+ */
+export class LeaseLostError extends InvalidTransitionError {
+  constructor(
+    entity: string,
+    id: number,
+    from: string,
+    to: string,
+    readonly holder: number | string | null,
+    readonly caller: number | string | null,
+  ) {
+    const who = caller === null ? "the caller" : `${caller}`;
+    const now = holder === null ? "nobody holds it now" : `it is leased to ${holder} now`;
+    super(entity, id, from, to, {
+      code: "LEASE_LOST",
+      message: `${entity} ${id}: ${who} no longer holds its lease (${now}; status "${from}"), so it cannot move to "${to}"; nothing was written`,
+    });
   }
 }
 

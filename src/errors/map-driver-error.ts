@@ -3,6 +3,7 @@ import {
   ConfigError,
   ConnectionError,
   DatabaseBusyError,
+  InvalidTransitionError,
   NotFoundError,
   RFDatabaseError,
   TransactionExpiredError,
@@ -59,6 +60,8 @@ export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabase
         : `a referenced row does not exist (foreign key): ${detail}`,
     });
   }
+  const refused = refusedTransition(f.text, ctx, cause);
+  if (refused) return refused;
   if (has(f, "SQLITE_CONSTRAINT", "constraint failed")) {
     return new ValidationError(`the database refused the value: ${detail}`, { cause });
   }
@@ -143,6 +146,35 @@ export function mapDriverError(err: unknown, ctx: ErrorContext = {}): RFDatabase
     return new ConnectionError(`could not reach the database server, or the connection broke: ${detail}`, { cause });
   }
   return new RFDatabaseError(`database error: ${detail}`, { cause });
+}
+
+/**
+ * The status-transition triggers (src/schema/transitions.ts renders them)
+ * abort with a fixed message: RAISE takes only a literal, so the entity is
+ * in the text and the row, its status and the target are not. Kept in step
+ * with the schema's constants by tests/transitions.test.ts (errors/ imports
+ * nothing of the schema).
+ */
+const TRIGGER_REFUSAL = /rf-inferno-db: refused status change of an? ([A-Za-z ]+?) \(allowed: ([^)]*)\)/;
+const DELETED_PIPELINE = "rf-inferno-db: refused IC operation on a deleted pipeline";
+
+function refusedTransition(text: string, ctx: ErrorContext, cause: unknown): InvalidTransitionError | undefined {
+  const m = TRIGGER_REFUSAL.exec(text);
+  if (m) {
+    const entity = m[1]!;
+    return new InvalidTransitionError(entity, undefined, "?", "?", {
+      cause,
+      message: `the database refused a status change of ${entity === "IC operation" ? "an" : /^[aeiou]/.test(entity) ? "an" : "a"} ${entity} that its transition table does not allow (allowed: ${m[2]}); nothing was written`,
+    });
+  }
+  if (text.includes(DELETED_PIPELINE)) {
+    const id = ctx.foreignKey?.entity === "pipeline" ? ctx.foreignKey.id : undefined;
+    return new InvalidTransitionError("pipeline", id, "deleted", "IC operation", {
+      cause,
+      message: `pipeline ${id ?? ""} is deleted: it accepts no IC operation; nothing was written`.replace("  ", " "),
+    });
+  }
+  return undefined;
 }
 
 /**

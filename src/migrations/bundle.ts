@@ -64,5 +64,26 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE INDEX `actor_tasks_experiment_status_idx` ON `actor_tasks` (`experiment_id`,`status`);",
       "CREATE INDEX `actor_tasks_pipeline_idx` ON `actor_tasks` (`pipeline_id`);"
     ]
+  },
+  {
+    "tag": "0002_transition_triggers",
+    "when": 1796046510262,
+    "hash": "495a970c155e92210e890e8e60ad0a7413f6d3e79e87f1e6d646a421ab4b0ca8",
+    "statements": [
+      "-- Status transition triggers, rendered from the *_TRANSITIONS tables by scripts/transition-triggers.ts.\n-- Do not edit: change the tables, then render a new migration.\nDROP TRIGGER IF EXISTS `experiments_status_transition`;",
+      "DROP TRIGGER IF EXISTS `contexts_status_transition`;",
+      "DROP TRIGGER IF EXISTS `pipelines_status_transition`;",
+      "DROP TRIGGER IF EXISTS `actor_tasks_status_transition`;",
+      "DROP TRIGGER IF EXISTS `interactive_control_status_transition`;",
+      "DROP TRIGGER IF EXISTS `interactive_control_pipeline_insert_not_deleted`;",
+      "DROP TRIGGER IF EXISTS `interactive_control_pipeline_update_not_deleted`;",
+      "CREATE TRIGGER `experiments_status_transition`\nBEFORE UPDATE OF `status` ON `experiments`\nFOR EACH ROW WHEN NEW.`status` <> OLD.`status` AND NEW.`status` IN ('running', 'completed', 'failed', 'cancelled')\n  AND OLD.`status` || '>' || NEW.`status` NOT IN ('running>completed', 'running>failed', 'running>cancelled')\nBEGIN SELECT RAISE(ABORT, 'rf-inferno-db: refused status change of an experiment (allowed: running->completed|failed|cancelled)'); END;",
+      "CREATE TRIGGER `contexts_status_transition`\nBEFORE UPDATE OF `status` ON `contexts`\nFOR EACH ROW WHEN NEW.`status` <> OLD.`status` AND NEW.`status` IN ('pending', 'building', 'ready', 'failed')\n  AND OLD.`status` || '>' || NEW.`status` NOT IN ('pending>building', 'pending>ready', 'pending>failed', 'building>ready', 'building>failed', 'failed>building')\nBEGIN SELECT RAISE(ABORT, 'rf-inferno-db: refused status change of a context (allowed: pending->building|ready|failed, building->ready|failed, failed->building)'); END;",
+      "CREATE TRIGGER `pipelines_status_transition`\nBEFORE UPDATE OF `status` ON `pipelines`\nFOR EACH ROW WHEN NEW.`status` <> OLD.`status` AND NEW.`status` IN ('new', 'ongoing', 'stopped', 'completed', 'failed', 'deleted')\n  AND OLD.`status` || '>' || NEW.`status` NOT IN ('new>ongoing', 'new>stopped', 'new>deleted', 'new>failed', 'ongoing>completed', 'ongoing>stopped', 'ongoing>deleted', 'ongoing>failed', 'stopped>ongoing', 'stopped>deleted', 'stopped>failed', 'completed>deleted', 'failed>deleted')\nBEGIN SELECT RAISE(ABORT, 'rf-inferno-db: refused status change of a pipeline (allowed: new->ongoing|stopped|deleted|failed, ongoing->completed|stopped|deleted|failed, stopped->ongoing|deleted|failed, completed->deleted, failed->deleted)'); END;",
+      "CREATE TRIGGER `actor_tasks_status_transition`\nBEFORE UPDATE OF `status` ON `actor_tasks`\nFOR EACH ROW WHEN NEW.`status` <> OLD.`status` AND NEW.`status` IN ('scheduled', 'in_progress', 'completed', 'failed')\n  AND OLD.`status` || '>' || NEW.`status` NOT IN ('scheduled>in_progress', 'scheduled>failed', 'in_progress>completed', 'in_progress>failed', 'in_progress>scheduled')\nBEGIN SELECT RAISE(ABORT, 'rf-inferno-db: refused status change of an actor task (allowed: scheduled->in_progress|failed, in_progress->completed|failed|scheduled)'); END;",
+      "CREATE TRIGGER `interactive_control_status_transition`\nBEFORE UPDATE OF `status` ON `interactive_control`\nFOR EACH ROW WHEN NEW.`status` <> OLD.`status` AND NEW.`status` IN ('pending', 'processing', 'completed', 'failed', 'cancelled')\n  AND OLD.`status` || '>' || NEW.`status` NOT IN ('pending>processing', 'pending>completed', 'pending>cancelled', 'pending>failed', 'processing>completed', 'processing>failed', 'processing>pending')\nBEGIN SELECT RAISE(ABORT, 'rf-inferno-db: refused status change of an IC operation (allowed: pending->processing|completed|cancelled|failed, processing->completed|failed|pending)'); END;",
+      "CREATE TRIGGER `interactive_control_pipeline_insert_not_deleted`\nBEFORE INSERT ON `interactive_control`\nFOR EACH ROW WHEN NEW.`status` IN ('pending', 'processing')\n  AND (SELECT `status` FROM `pipelines` WHERE `pipeline_id` = NEW.`pipeline_id`) = 'deleted'\nBEGIN SELECT RAISE(ABORT, 'rf-inferno-db: refused IC operation on a deleted pipeline'); END;",
+      "CREATE TRIGGER `interactive_control_pipeline_update_not_deleted`\nBEFORE UPDATE OF `pipeline_id` ON `interactive_control`\nFOR EACH ROW WHEN NEW.`status` IN ('pending', 'processing')\n  AND (SELECT `status` FROM `pipelines` WHERE `pipeline_id` = NEW.`pipeline_id`) = 'deleted'\nBEGIN SELECT RAISE(ABORT, 'rf-inferno-db: refused IC operation on a deleted pipeline'); END;"
+    ]
   }
 ];

@@ -1,7 +1,8 @@
 import { and, count, eq, inArray, type SQL, sql } from "drizzle-orm";
-import { InvalidTransitionError, NotFoundError } from "../errors";
+import { InvalidTransitionError } from "../errors";
 import {
   ACTOR_TASK_STATUSES,
+  ACTOR_TASK_TRANSITIONS,
   actorTasks,
   experiments,
   pipelines,
@@ -31,6 +32,7 @@ export const actorTaskEntity = defineEntity(actorTasks, {
   error: "errorMessage",
   timed: true,
   unfinished: ["scheduled", "in_progress"],
+  transitions: ACTOR_TASK_TRANSITIONS,
 });
 
 /** `actorTasks.create`'s input; the status default (`scheduled`) is the schema's. */
@@ -326,16 +328,7 @@ export class ActorTaskRepository extends TimedLifecycleRepository<typeof actorTa
 
   /** After a conditional update touched nothing: NotFoundError or InvalidTransitionError. */
   private async explainRefusal(taskId: number, to: ActorTaskStatus): Promise<never> {
-    const stmt = this.compiled("status", () =>
-      this.db
-        .select({ status: actorTasks.status })
-        .from(actorTasks)
-        .where(eq(actorTasks.taskId, p("id")))
-        .limit(1)
-        .prepare(),
-    );
-    const row = await this.settle(stmt.get({ id: taskId }));
-    if (!row) throw new NotFoundError("actor task", taskId);
+    const row = await this.refusal(taskId);
     throw new InvalidTransitionError("actor task", taskId, row.status, to);
   }
 }

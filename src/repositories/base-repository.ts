@@ -1,7 +1,7 @@
 import type { ResultSet } from "@libsql/client";
-import { eq, type Placeholder, type SQL, sql } from "drizzle-orm";
+import { and, eq, inArray, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
-import { type ErrorContext, mapDriverError, NotFoundError } from "../errors";
+import { type ErrorContext, InvalidTransitionError, mapDriverError, NotFoundError } from "../errors";
 import * as v from "../validate";
 import { type CompiledQuery, type RowOf, StatementCache } from "./engine";
 import type { Entity, RowOfEntity } from "./entity";
@@ -134,6 +134,60 @@ export abstract class BaseRepository<E extends Entity = Entity> {
     const id = rs.lastInsertRowid;
     if (id === undefined) throw new Error("rf-inferno-db: the driver did not report the inserted row's id");
     return Number(id);
+  }
+
+  /**
+   * Moves row `id` to status `to` from one of `from` — a set the entity's
+   * transition table allows — writing `set()` as well, in ONE conditional
+   * UPDATE (`WHERE id = :id AND status IN (from)`) compiled as `key`. When it
+   * changes nothing, one more read tells why: NotFoundError; the row already
+   * has `to` → a no-op (nothing written, not even `updatedAt`); otherwise
+   * InvalidTransitionError. `values` binds the placeholders of `set()`.
+   */
+  protected async move(
+    key: string,
+    id: number,
+    to: string,
+    from: readonly string[],
+    set: () => Record<string, unknown> = () => ({}),
+    values: Record<string, unknown> = {},
+  ): Promise<void> {
+    const { table, status } = this.entity;
+    if (from.length > 0) {
+      const stmt = this.compiled(key, () =>
+        updateOf(this.db, table, { ...set(), status: to } as SQLiteUpdateSetSource<E["table"]>)
+          .where(and(eq(this.entity.id, sql.placeholder("id")), inArray(status, from as string[])))
+          .prepare(),
+      );
+      const rs = await this.settle(stmt.run({ ...values, id }));
+      if (rs.rowsAffected > 0) return;
+    } // else no status leads to `to` (an experiment's `running`): only the read below
+    const row = await this.refusal(id);
+    if (row.status !== to) throw new InvalidTransitionError(this.entity.name, id, row.status, to);
+  }
+
+  /**
+   * After a conditional UPDATE changed nothing: the row's status (and, where
+   * the entity has them, its lease owner and claimant), or NotFoundError.
+   */
+  protected async refusal(id: number): Promise<{ status: string; leaseOwner?: unknown; actorId?: unknown }> {
+    const { table, status } = this.entity;
+    const columns = table as unknown as Record<string, SQLiteColumn | undefined>;
+    const stmt = this.compiled("refusal", () =>
+      (this.db as Database)
+        .select({
+          status,
+          ...(columns.leaseOwner ? { leaseOwner: columns.leaseOwner } : {}),
+          ...(columns.actorId ? { actorId: columns.actorId } : {}),
+        })
+        .from(table as SQLiteTable)
+        .where(eq(this.entity.id, sql.placeholder("id")))
+        .limit(1)
+        .prepare(),
+    );
+    const row = (await this.settle(stmt.get({ id }))) as { status: string } | undefined;
+    if (!row) throw new NotFoundError(this.entity.name, id);
+    return row;
   }
 
   /** Throws NotFoundError when an UPDATE … RETURNING (or a read by id) found no row. */

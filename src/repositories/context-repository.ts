@@ -1,5 +1,5 @@
 import { eq, sql } from "drizzle-orm";
-import { CONTEXT_STATUSES, contexts, type Context } from "../schema";
+import { CONTEXT_STATUSES, CONTEXT_TRANSITIONS, contexts, type Context } from "../schema";
 import * as v from "../validate";
 import { defineEntity } from "./entity";
 import { field, type InputOf, inputSpec } from "./input";
@@ -13,6 +13,7 @@ export const contextEntity = defineEntity(contexts, {
   name: "context",
   timed: true,
   unfinished: ["pending", "building"],
+  transitions: CONTEXT_TRANSITIONS,
 });
 
 /** `contexts.create`'s input; the status default (`pending`) is the schema's. */

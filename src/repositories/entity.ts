@@ -7,10 +7,13 @@
  * entity registry (registry.ts) lists every entity; database.ts derives its
  * resets from it.
  * @example
- * export const pipelineEntity = defineEntity(pipelines, { key: "pipelines", name: "pipeline", unfinished: ["new", "ongoing"] });
+ * export const pipelineEntity = defineEntity(pipelines, {
+ *   key: "pipelines", name: "pipeline", unfinished: ["new", "ongoing"], transitions: PIPELINE_TRANSITIONS,
+ * });
  */
 import { getTableColumns } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
+import type { Transitions } from "../schema";
 
 /** A column of `T`, by its TypeScript key. */
 export type ColumnKey<T extends SQLiteTable> = keyof T["$inferSelect"] & string;
@@ -31,6 +34,8 @@ export interface EntityFacts {
   readonly recoveredAt?: string;
   /** The root every other row belongs to (experiments): `resetAllTables` keeps it unless asked. */
   readonly root?: true;
+  /** The status machine (the schema's `*_TRANSITIONS`): `setStatus` and the named moves obey it. */
+  readonly transitions: Transitions<string>;
 }
 
 /** An entity: its facts, its table, and what is read from the table. */
@@ -40,7 +45,8 @@ export interface Entity<T extends SQLiteTable = SQLiteTable> extends EntityFacts
   readonly id: SQLiteColumn;
   /** The primary key's TypeScript name, also the id argument's name in validation messages (`pipelineId`). */
   readonly idField: string;
-  /** The `status` column's values (the schema's `as const` array). */
+  /** The `status` column and its values (the schema's `as const` array). */
+  readonly status: SQLiteColumn;
   readonly statuses: readonly string[];
   readonly error: string;
 }
@@ -60,11 +66,23 @@ export function defineEntity<T extends SQLiteTable, const F extends EntityFacts>
     error?: ColumnKey<T>;
     unfinished?: readonly T["$inferSelect"]["status"][];
     recoveredAt?: ColumnKey<T>;
+    transitions: Transitions<T["$inferSelect"]["status"]>;
   },
 ): Entity<T> & F {
   const columns = Object.entries(getTableColumns(table));
   const primary = columns.find(([, c]) => c.primary);
   const status = columns.find(([key]) => key === "status")?.[1];
   if (!primary || !status?.enumValues) throw new Error(`rf-inferno-db: ${facts.name}: no primary key or status enum`);
-  return { error: "error", ...facts, table, id: primary[1], idField: primary[0], statuses: status.enumValues };
+  for (const s of status.enumValues)
+    if (!Array.isArray(facts.transitions[s]))
+      throw new Error(`rf-inferno-db: ${facts.name}: no transitions from "${s}"`);
+  return {
+    error: "error",
+    ...facts,
+    table,
+    id: primary[1],
+    idField: primary[0],
+    status,
+    statuses: status.enumValues,
+  };
 }

@@ -1,5 +1,5 @@
 import { desc, eq, sql } from "drizzle-orm";
-import { EXPERIMENT_STATUSES, experiments, type Experiment } from "../schema";
+import { EXPERIMENT_STATUSES, EXPERIMENT_TRANSITIONS, experiments, type Experiment } from "../schema";
 import * as v from "../validate";
 import { slot } from "./base-repository";
 import { defineEntity } from "./entity";
@@ -9,7 +9,12 @@ import { LifecycleRepository } from "./lifecycle";
 const p = sql.placeholder;
 
 /** The experiment entity (see entity.ts): the root; never failed by `resetExperimentStates`. */
-export const experimentEntity = defineEntity(experiments, { key: "experiments", name: "experiment", root: true });
+export const experimentEntity = defineEntity(experiments, {
+  key: "experiments",
+  name: "experiment",
+  root: true,
+  transitions: EXPERIMENT_TRANSITIONS,
+});
 
 /** `experiments.create`'s input; defaults (numShards 0, status `running`) are the schema's. */
 export const experimentInput = inputSpec(experiments, {

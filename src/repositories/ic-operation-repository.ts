@@ -2,7 +2,8 @@ import { asc, desc, eq, sql } from "drizzle-orm";
 import { ValidationError } from "../errors";
 // One name inside the package: "IC operation" (icOperations, IcOperation…); the SQL table keeps the
 // Python module's name `interactive_control`, and the schema still exports `interactiveControl` as an alias.
-import { IC_OPERATIONS, IC_STATUSES, icOperations, type IcOperation, type IcStatus } from "../schema";
+import { IC_OPERATIONS, IC_STATUSES, IC_TRANSITIONS, icOperations, type IcOperation, type IcStatus } from "../schema";
+import { statusesLeadingTo } from "../schema/transitions";
 import * as v from "../validate";
 import { BaseRepository, slot } from "./base-repository";
 import { defineEntity } from "./entity";
@@ -17,6 +18,7 @@ export const icOperationEntity = defineEntity(icOperations, {
   name: "IC operation",
   unfinished: ["pending"],
   recoveredAt: "processedAt",
+  transitions: IC_TRANSITIONS,
 });
 
 /** `icOperations.create`'s input; the status is always the schema's default (`pending`). */
@@ -85,7 +87,10 @@ export class IcOperationRepository extends BaseRepository<typeof icOperationEnti
   }
 
   /**
-   * Sets the status (any of IC_STATUSES), an optional error, and `processedAt` = now.
+   * Moves the operation to `status` if IC_TRANSITIONS allows it, with an
+   * optional error and `processedAt` = now, in one conditional statement;
+   * InvalidTransitionError (nothing written) otherwise, NotFoundError for a
+   * missing id. The status it already has is a no-op (nothing written).
    * @example await db.icOperations.setStatus(op.icId, "completed");
    * @example await db.icOperations.setStatus(op.icId, "failed", "pipeline already stopped");
    */
@@ -94,10 +99,10 @@ export class IcOperationRepository extends BaseRepository<typeof icOperationEnti
     const s = v.oneOf(status, IC_STATUSES, "status");
     const message = error === undefined ? null : v.text(error, "error");
     const set = () => ({
-      status: slot("status"),
       error: sql`coalesce(${p("error")}, ${icOperations.error})`,
       processedAt: slot("t"),
     });
-    await this.updateById("setStatus", set, { id: icId, status: s, error: message, t: new Date() });
+    const from = statusesLeadingTo(IC_TRANSITIONS, s);
+    await this.move(`setStatus>${s}`, icId, s, from, set, { error: message, t: new Date() });
   }
 }

@@ -17,6 +17,7 @@
  */
 import { sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
+import { statusesLeadingTo } from "../schema/transitions";
 import * as v from "../validate";
 import { BaseRepository, slot } from "./base-repository";
 import type { Entity, StatusOf } from "./entity";
@@ -38,14 +39,17 @@ const setOf = <E extends Entity>(set: Record<string, unknown>) => set as unknown
 /** `setStatus` and `setError` for an entity (see entity.ts). */
 export abstract class LifecycleRepository<E extends Entity> extends BaseRepository<E> {
   /**
-   * Sets the status (any of the entity's statuses), without checking the
-   * transition; NotFoundError if the id does not exist.
+   * Moves the row to `status` if the entity's transition table allows it
+   * (`PIPELINE_TRANSITIONS` …), in one conditional statement.
+   * InvalidTransitionError (nothing written) when it does not; NotFoundError
+   * if the id does not exist. Setting the status the row already has is a
+   * no-op: accepted, nothing written (so a retried call succeeds).
    * @example await db.pipelines.setStatus(pipelineId, "ongoing");
    */
   async setStatus(id: number, status: StatusOf<E>): Promise<void> {
     const rowId = v.id(id, this.entity.idField);
     const s = v.oneOf(status, this.entity.statuses, "status");
-    await this.updateById("setStatus", () => setOf<E>({ status: slot("status") }), { id: rowId, status: s });
+    await this.move(`setStatus>${s}`, rowId, s, statusesLeadingTo(this.entity.transitions, s));
   }
 
   /**

@@ -1,6 +1,8 @@
 import { asc, eq, sql } from "drizzle-orm";
-import { PIPELINE_STATUSES, pipelines, type Pipeline } from "../schema";
+import { PIPELINE_STATUSES, PIPELINE_TRANSITIONS, pipelines, type Pipeline, type PipelineStatus } from "../schema";
+import { statusesLeadingTo } from "../schema/transitions";
 import * as v from "../validate";
+import { slot } from "./base-repository";
 import { defineEntity } from "./entity";
 import { field, type InputOf, inputSpec } from "./input";
 import { LifecycleRepository } from "./lifecycle";
@@ -13,6 +15,7 @@ export const pipelineEntity = defineEntity(pipelines, {
   key: "pipelines",
   name: "pipeline",
   unfinished: ["new", "ongoing"],
+  transitions: PIPELINE_TRANSITIONS,
 });
 
 /**
@@ -62,6 +65,26 @@ export function progressIncrement() {
     currentShardId: sql`coalesce(${p("currentShardId")}, ${pipelines.currentShardId})`,
   };
 }
+
+/**
+ * The named moves: target status and the statuses each starts from — all
+ * that PIPELINE_TRANSITIONS allows into the target, except `start` (only a
+ * new pipeline) and `resume` (only a stopped one). Checked against the table
+ * when the module loads, so a move can never allow what the table (and the
+ * database's trigger) refuses.
+ */
+const MOVES = {
+  start: { to: "ongoing", from: ["new"] },
+  resume: { to: "ongoing", from: ["stopped"] },
+  stop: { to: "stopped", from: statusesLeadingTo(PIPELINE_TRANSITIONS, "stopped") },
+  complete: { to: "completed", from: statusesLeadingTo(PIPELINE_TRANSITIONS, "completed") },
+  delete: { to: "deleted", from: statusesLeadingTo(PIPELINE_TRANSITIONS, "deleted") },
+  fail: { to: "failed", from: statusesLeadingTo(PIPELINE_TRANSITIONS, "failed") },
+} as const satisfies Record<string, { to: PipelineStatus; from: readonly PipelineStatus[] }>;
+for (const [name, m] of Object.entries(MOVES))
+  for (const from of m.from)
+    if (!(PIPELINE_TRANSITIONS[from] as readonly string[]).includes(m.to))
+      throw new Error(`rf-inferno-db: pipelines.${name} moves ${from} -> ${m.to}, which PIPELINE_TRANSITIONS refuses`);
 
 /** `db.pipelines`: one row per inference pipeline (a model × sampling configuration) of an experiment. */
 export class PipelineRepository extends LifecycleRepository<typeof pipelineEntity> {
@@ -125,5 +148,67 @@ export class PipelineRepository extends LifecycleRepository<typeof pipelineEntit
         .prepare(),
     );
     return this.found(await this.settle(stmt.get(params)), pipelineId);
+  }
+
+  /**
+   * `new → ongoing`. Like every named move: one conditional statement;
+   * InvalidTransitionError (nothing written) from a status that does not
+   * allow it, NotFoundError for a missing id, and a no-op when the pipeline
+   * already has the target status (a redelivered IC operation may repeat it).
+   * @example await db.pipelines.start(pid);
+   */
+  async start(id: number): Promise<void> {
+    await this.#named("start", id);
+  }
+
+  /**
+   * `new | ongoing → stopped` (the interactive-control "stop").
+   * @example await db.pipelines.stop(pid);
+   */
+  async stop(id: number): Promise<void> {
+    await this.#named("stop", id);
+  }
+
+  /**
+   * `stopped → ongoing` (the interactive-control "resume").
+   * @example await db.pipelines.resume(pid);
+   */
+  async resume(id: number): Promise<void> {
+    await this.#named("resume", id);
+  }
+
+  /**
+   * `ongoing → completed`.
+   * @example await db.pipelines.complete(pid);
+   */
+  async complete(id: number): Promise<void> {
+    await this.#named("complete", id);
+  }
+
+  /**
+   * Any status but `deleted` → `deleted` (final; a deleted pipeline accepts
+   * no further IC operation). The row stays: tasks and history keep it.
+   * @example await db.pipelines.delete(pid);
+   */
+  async delete(id: number): Promise<void> {
+    await this.#named("delete", id);
+  }
+
+  /**
+   * `new | ongoing | stopped → failed`, recording the error in the same
+   * statement (a pipeline already failed keeps its first error).
+   * @example await db.pipelines.fail(pid, "CUDA out of memory");
+   */
+  async fail(id: number, error: string): Promise<void> {
+    const pipelineId = v.id(id, "pipelineId");
+    const message = v.text(error, "error");
+    const { to, from } = MOVES.fail;
+    await this.move("fail", pipelineId, to, from, () => ({ error: slot("error") }), { error: message });
+  }
+
+  async #named(name: Exclude<keyof typeof MOVES, "fail">, id: number): Promise<void> {
+    const pipelineId = v.id(id, "pipelineId");
+    const { to, from } = MOVES[name];
+    await this.move(name, pipelineId, to, from);
   }
 }

@@ -14,10 +14,12 @@ export type IcStatus = (typeof IC_STATUSES)[number];
 
 /**
  * `processing → pending` is the worker's lease expiring (the operation is
- * delivered again); a pending operation can be cancelled, or failed by a reset.
+ * delivered again); a pending operation can be cancelled, failed (by a reset,
+ * or when applying it fails), or completed directly when the controller
+ * applies its queue itself without claiming (`icOperations.apply`).
  */
 export const IC_TRANSITIONS: Transitions<IcStatus> = {
-  pending: ["processing", "cancelled", "failed"],
+  pending: ["processing", "completed", "cancelled", "failed"],
   processing: ["completed", "failed", "pending"],
   completed: [],
   failed: [],

@@ -10,9 +10,12 @@
  *  - `resetExperimentStates()` returns counts equal to the unfinished rows
  *    counted just before, leaves none unfinished, sets an error on each,
  *    and changes no finished row;
- *  - a resumed run (pipelines back to `ongoing`, a new task per shard not yet
- *    completed, new actor processes) completes every shard exactly once with
- *    exact progress counters; a second reset finds nothing to do.
+ *  - a resumed run (contexts rebuilt `failed → building → ready`; each failed
+ *    pipeline continued by a new one — `failed` is final in
+ *    PIPELINE_TRANSITIONS — with a task per shard its predecessors did not
+ *    complete; new actor processes) completes every shard exactly once with
+ *    exact progress counters summed over each pipeline's line; a second reset
+ *    finds nothing to do.
  * Sizes: 3 actors (heavy 6), 3 pipelines (heavy 4); file: 20 shards per
  * pipeline and 2 crash rounds (heavy 100 / 6); sqld: 10 / 1 (heavy 60 / 4).
  * Each crash is followed by a reset and a resume that is crashed again; the
@@ -132,7 +135,9 @@ async function scenario(backend: "file" | "sqld", url: string) {
       numShards: SHARDS,
     });
     const contextIds: number[] = [];
-    const pipelineIds: number[] = [];
+    let pipelineIds: number[] = [];
+    /** Each pipeline and the ones that continued it after a reset, oldest first. */
+    const lines: number[][] = [];
     for (let p = 0; p < PIPELINES; p++) {
       const ctx = await db.contexts.create({ contextHash: `ctx-${backend}-${p}`, ragConfig: { k: p } });
       await db.contexts.setStatus(ctx, p % 2 ? "pending" : "building");
@@ -148,6 +153,7 @@ async function scenario(backend: "file" | "sqld", url: string) {
         status: "ongoing",
       });
       pipelineIds.push(pid);
+      lines.push([pid]);
       await db.icOperations.create({ operation: "stop", pipelineId: pid, requestData: { reason: "user" } });
     }
     // Rows that are finished (or not ours to reset) and must come through untouched.
@@ -259,37 +265,55 @@ async function scenario(backend: "file" | "sqld", url: string) {
       // The second reset has nothing left to do.
       expect(await db.resetExperimentStates()).toEqual({ actorTasks: 0, pipelines: 0, contexts: 0, icOperations: 0 });
 
-      // Resume: rebuild the contexts, pipelines back to ongoing, a new task per shard not yet done.
-      for (const ctx of contextIds) await db.contexts.setStatus(ctx, "ready");
-      for (const pid of pipelineIds) {
-        await db.pipelines.setStatus(pid, "ongoing");
+      // Resume: rebuild the contexts (failed → building → ready); a failed pipeline stays failed
+      // (PIPELINE_TRANSITIONS), so a new one continues it, with a task per shard its line has not done.
+      for (const ctx of contextIds) {
+        if ((await db.contexts.get(ctx))!.status === "ready") continue;
+        await db.contexts.setStatus(ctx, "building");
+        await db.contexts.setStatus(ctx, "ready");
+      }
+      const next: number[] = [];
+      for (const [i, line] of lines.entries()) {
+        const failed = (await db.pipelines.get(line.at(-1)!))!;
+        const pid = await db.pipelines.create({
+          experimentId,
+          pipelineName: `${failed.pipelineName}-resumed`,
+          pipelineType: failed.pipelineType,
+          modelConfig: failed.modelConfig,
+          samplingParams: failed.samplingParams,
+          contextId: failed.contextId,
+          status: "ongoing",
+        });
         const done = new Set(
           (
             await rows(
               db.client,
-              `SELECT shard_id FROM actor_tasks WHERE pipeline_id = ${pid} AND status = 'completed'`,
+              `SELECT shard_id FROM actor_tasks WHERE pipeline_id IN (${line.join(",")}) AND status = 'completed'`,
             )
           ).map((r) => Number(r.shard_id)),
         );
         for (let s = 0; s < SHARDS; s++) {
           if (!done.has(s)) await db.actorTasks.create({ experimentId, pipelineId: pid, actorId: 0, shardId: s });
         }
+        lines[i] = [...line, pid];
+        next.push(pid);
       }
+      pipelineIds = next;
     }
 
-    // The resumed run finished: every shard completed exactly once, exact counters.
-    for (const pid of pipelineIds) {
+    // The resumed run finished: every shard of each line completed exactly once, exact counters.
+    for (const line of lines) {
       const perShard = await rows(
         db.client,
-        `SELECT shard_id, count(*) AS n FROM actor_tasks WHERE pipeline_id = ${pid} AND status = 'completed' GROUP BY shard_id`,
+        `SELECT shard_id, count(*) AS n FROM actor_tasks WHERE pipeline_id IN (${line.join(",")}) AND status = 'completed' GROUP BY shard_id`,
       );
       expect(perShard.length).toBe(SHARDS);
       expect(perShard.every((r) => Number(r.n) === 1)).toBe(true);
-      const pl = (await db.pipelines.get(pid))!;
-      expect(pl.shardsCompleted).toBe(SHARDS);
+      const pls = await Promise.all(line.map(async (pid) => (await db.pipelines.get(pid))!));
+      expect(pls.reduce((sum, pl) => sum + pl.shardsCompleted, 0)).toBe(SHARDS);
       const expectedSamples = Array.from({ length: SHARDS }, (_, s) => samplesOf(s)).reduce((a, b) => a + b, 0);
-      expect(pl.totalSamplesProcessed).toBe(expectedSamples);
-      await db.pipelines.setStatus(pid, "completed");
+      expect(pls.reduce((sum, pl) => sum + pl.totalSamplesProcessed, 0)).toBe(expectedSamples);
+      await db.pipelines.complete(line.at(-1)!);
     }
     expect(await countRows(db.client, "actor_tasks", UNFINISHED.actor_tasks)).toBe(0);
     expect((await db.pipelines.get(newPipeline))!.status).toBe("failed"); // was "new" at the first crash

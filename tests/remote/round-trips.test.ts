@@ -8,10 +8,12 @@
  *   (NotFoundError from an UPDATE … RETURNING that touched nothing, a foreign
  *   key pointing at nothing, `getError` of a missing experiment);
  * - argument validation fails before any request (0);
- * - exception, on the error path only: `actorTasks.start/complete/fail/
- *   completeWithProgress` from a state that does not allow it (or on a missing
- *   id) cost 2 — the conditional UPDATE (batch), then one SELECT to tell
- *   InvalidTransitionError from NotFoundError;
+ * - exception, when a conditional status change writes nothing: `setStatus`,
+ *   the named pipeline moves and `actorTasks.start/complete/fail/
+ *   completeWithProgress` from a state that does not allow it, on a missing
+ *   id, or (setStatus, moves) to the status the row already has, cost 2 — the
+ *   conditional UPDATE (or batch), then one SELECT to tell
+ *   InvalidTransitionError from NotFoundError from a no-op;
  * - `db.transaction` with k statements costs k + 1 (BEGIN rides on the first
  *   statement, COMMIT + close are one more; a rollback is one more as well);
  * - `RFDatabase.open` on a remote URL with migrate "auto" costs 1 (the schema check).
@@ -100,6 +102,8 @@ function publicMethods(cls: { prototype: object }): string[] {
     "insertedId",
     "found",
     "explainRefusal",
+    "move",
+    "refusal",
   ]);
   const names = new Set<string>();
   for (let proto = cls.prototype; proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -133,12 +137,12 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await one(r, "listRecent", () => db.experiments.listRecent(6));
     await one(r, "getByName", () => db.experiments.getByName("rt"));
     await one(r, "listNames", () => db.experiments.listNames());
-    await one(r, "setStatus", () => db.experiments.setStatus(id, "running"));
+    await one(r, "setStatus", () => db.experiments.setStatus(id, "completed"));
     await one(r, "setError", () => db.experiments.setError(id, "oops"));
     expect(await one(r, "getError", () => db.experiments.getError(id))).toBe("oops");
     await one(r, "setNumShards", () => db.experiments.setNumShards(id, 8));
     // failures the database reports: still one request
-    await expectFailureCost(1, "experiments.setStatus(missing)", NotFoundError, () =>
+    await expectFailureCost(2, "experiments.setStatus(missing)", NotFoundError, () =>
       db.experiments.setStatus(999_999, "failed"),
     );
     await expectFailureCost(1, "experiments.getError(missing)", NotFoundError, () => db.experiments.getError(999_999));
@@ -165,7 +169,7 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await one(r, "setEndTime", () => db.contexts.setEndTime(id, new Date())); // duration computed in SQL
     await expectCost(1, "contexts.setEndTime(with duration)", () => db.contexts.setEndTime(id, new Date(), 1.5));
     await one(r, "setError", () => db.contexts.setError(id, "embedding timeout"));
-    await expectFailureCost(1, "contexts.setStatus(missing)", NotFoundError, () =>
+    await expectFailureCost(2, "contexts.setStatus(missing)", NotFoundError, () =>
       db.contexts.setStatus(999_999, "ready"),
     );
   });
@@ -195,6 +199,22 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
       totalSamplesProcessed: 15,
     });
     await one(r, "setError", () => db.pipelines.setError(id, "OOM"));
+    // the named moves: one conditional UPDATE each
+    const moved = await db.pipelines.create({
+      experimentId,
+      pipelineName: "m",
+      pipelineType: "vllm",
+      modelConfig: {},
+      samplingParams: {},
+    });
+    await one(r, "start", () => db.pipelines.start(moved));
+    await one(r, "stop", () => db.pipelines.stop(moved));
+    await one(r, "resume", () => db.pipelines.resume(moved));
+    await one(r, "complete", () => db.pipelines.complete(moved));
+    await one(r, "delete", () => db.pipelines.delete(moved));
+    await one(r, "fail", () => db.pipelines.fail(id, "OOM"));
+    await expectFailureCost(2, "pipelines.resume(deleted)", InvalidTransitionError, () => db.pipelines.resume(moved));
+    await expectCost(2, "pipelines.delete(deleted): a no-op", () => db.pipelines.delete(moved));
     await expectFailureCost(1, "pipelines.create(missing experiment)", NotFoundError, () =>
       db.pipelines.create({
         experimentId: 999_999,
@@ -224,8 +244,9 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await one(r, "start", () => db.actorTasks.start(id));
     await one(r, "listRunning", () => db.actorTasks.listRunning(experimentId));
     await one(r, "complete", () => db.actorTasks.complete(id));
-    await one(r, "setStatus", () => db.actorTasks.setStatus(id, "in_progress"));
-    await one(r, "fail", () => db.actorTasks.fail(id, "worker lost"));
+    const st = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 5 });
+    await one(r, "setStatus", () => db.actorTasks.setStatus(st, "in_progress"));
+    await one(r, "fail", () => db.actorTasks.fail(st, "worker lost"));
     await one(r, "setStartTime", () => db.actorTasks.setStartTime(id, new Date(Date.now() - 1_000)));
     await one(r, "setEndTime", () => db.actorTasks.setEndTime(id, new Date()));
     await expectCost(1, "actorTasks.setEndTime(with duration)", () => db.actorTasks.setEndTime(id, new Date(), 2));
@@ -239,7 +260,9 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
       failed: 1,
       in_progress: 1,
     });
-    expect(await one(r, "countCompletedByActor", () => db.actorTasks.countCompletedByActor(experimentId))).toEqual([]);
+    expect(await one(r, "countCompletedByActor", () => db.actorTasks.countCompletedByActor(experimentId))).toEqual([
+      { actorId: 0, tasks: 1 },
+    ]);
     await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 9 });
     expect(await one(r, "failUnfinished", () => db.actorTasks.failUnfinished(experimentId, "abandoned"))).toBe(2);
     // The fused lifecycle: create + start in one INSERT, complete + progress in one batch.
@@ -280,7 +303,7 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
       db.actorTasks.completeWithProgress(999_999),
     );
     // the other setters fail in one request
-    await expectFailureCost(1, "actorTasks.setStatus(missing)", NotFoundError, () =>
+    await expectFailureCost(2, "actorTasks.setStatus(missing)", NotFoundError, () =>
       db.actorTasks.setStatus(999_999, "failed"),
     );
     await expectFailureCost(1, "actorTasks.create(missing pipeline)", NotFoundError, () =>
@@ -305,7 +328,7 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     expect((await one(r, "claimNext", () => db.icOperations.claimNext()))?.icId).toBe(id);
     expect(await expectCost(1, "icOperations.claimNext(empty)", () => db.icOperations.claimNext())).toBeNull();
     await one(r, "setStatus", () => db.icOperations.setStatus(id, "completed"));
-    await expectFailureCost(1, "icOperations.setStatus(missing)", NotFoundError, () =>
+    await expectFailureCost(2, "icOperations.setStatus(missing)", NotFoundError, () =>
       db.icOperations.setStatus(999_999, "failed"),
     );
     await expectFailureCost(1, "icOperations.create(missing pipeline)", NotFoundError, () =>
@@ -411,7 +434,7 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     expect(failed.error).toBe(boom);
     expect(failed.requests).toBe(3);
     // a repository error inside (NotFound from the database's answer) rolls back the same way
-    const notFound = await cost(() => db.transaction((tx) => tx.experiments.setStatus(999_999, "failed")));
+    const notFound = await cost(() => db.transaction((tx) => tx.experiments.setNumShards(999_999, 1)));
     expect(notFound.error).toBeInstanceOf(NotFoundError);
     expect(notFound.requests).toBe(2);
     expect(await db.experiments.get(experimentId)).toMatchObject({ numShards: 54, error: null });

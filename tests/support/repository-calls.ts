@@ -10,6 +10,8 @@ import type { RFDatabase, Repositories } from "../../src/index";
 
 export type Repo = "experiments" | "contexts" | "pipelines" | "actorTasks" | "icOperations";
 
+let seq = 0;
+
 export interface Ids {
   experimentId: number;
   pipelineId: number;
@@ -17,6 +19,8 @@ export interface Ids {
   taskId: number;
   runningTaskId: number;
   icId: number;
+  /** Set by the `pipelines.start` call, moved along by the calls after it. */
+  movedPipelineId?: number;
 }
 
 /** One call per public method (plus variants that send different SQL). */
@@ -46,7 +50,12 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
   { repo: "contexts", method: "create(existing hash)", run: (db) => db.contexts.create({ contextHash: "qp-hash" }) },
   { repo: "contexts", method: "get", run: (db, i) => db.contexts.get(i.contextId) },
   { repo: "contexts", method: "getByHash", run: (db) => db.contexts.getByHash("hash-1") },
-  { repo: "contexts", method: "setStatus", run: (db, i) => db.contexts.setStatus(i.contextId, "building") },
+  {
+    repo: "contexts",
+    method: "setStatus",
+    // a context of its own: the seed's is shared through its hash, and a repeated move would be a no-op
+    run: async (db) => db.contexts.setStatus(await db.contexts.create({ contextHash: `qp-${seq++}` }), "building"),
+  },
   {
     repo: "contexts",
     method: "setStartTime",
@@ -87,6 +96,46 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
     run: (db, i) => db.pipelines.advanceProgress(i.pipelineId, { samples: 1 }),
   },
   { repo: "pipelines", method: "setError", run: (db, i) => db.pipelines.setError(i.pipelineId, "x") },
+  // the named moves, on a pipeline of their own: new → ongoing → stopped → ongoing → completed → deleted
+  {
+    repo: "pipelines",
+    method: "start",
+    run: async (db, i) => {
+      const id = await db.pipelines.create({
+        experimentId: i.experimentId,
+        pipelineType: "vllm",
+        pipelineName: "mv",
+        modelConfig: {},
+        samplingParams: {},
+      });
+      i.movedPipelineId = id;
+      return db.pipelines.start(id);
+    },
+  },
+  { repo: "pipelines", method: "stop", run: (db, i) => db.pipelines.stop(i.movedPipelineId!) },
+  { repo: "pipelines", method: "resume", run: (db, i) => db.pipelines.resume(i.movedPipelineId!) },
+  { repo: "pipelines", method: "complete", run: (db, i) => db.pipelines.complete(i.movedPipelineId!) },
+  { repo: "pipelines", method: "delete", run: (db, i) => db.pipelines.delete(i.movedPipelineId!) },
+  {
+    repo: "pipelines",
+    method: "fail",
+    run: async (db, i) => {
+      const id = await db.pipelines.create({
+        experimentId: i.experimentId,
+        pipelineType: "vllm",
+        pipelineName: "f",
+        modelConfig: {},
+        samplingParams: {},
+      });
+      return db.pipelines.fail(id, "x");
+    },
+  },
+  // a refused move: the conditional UPDATE, then the status read that explains it
+  {
+    repo: "pipelines",
+    method: "resume(refused)",
+    run: (db, i) => db.pipelines.resume(i.movedPipelineId!).catch(() => undefined),
+  },
 
   {
     repo: "actorTasks",

@@ -6,7 +6,7 @@
  *
  * Per iteration: create task → start → advanceProgress(pipeline, { samples: d })
  * → complete; every 5th iteration also a transaction that queues an IC op and
- * sets the context's status.
+ * moves the context's status (building ↔ failed).
  */
 import { RFDatabase } from "../../../src/index";
 import { AckLog, args, emit, fatal, prng } from "./util";
@@ -63,7 +63,8 @@ try {
       log.append({ intent: "tx" });
       const icId = await db.transaction(async (tx) => {
         const id = await tx.icOperations.create({ operation: "stop", pipelineId: a.pipelineId, requestData: { i } });
-        await tx.contexts.setStatus(a.contextId, i % 2 ? "building" : "ready");
+        // building ↔ failed: a cycle CONTEXT_TRANSITIONS allows (a ready context is final)
+        await tx.contexts.setStatus(a.contextId, i % 2 ? "building" : "failed");
         return id;
       });
       acked({ op: "tx", icId });
