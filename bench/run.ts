@@ -1,36 +1,53 @@
 /**
- * `npm run bench` — the benchmark suite (see BENCHMARKS.md for what it shows).
+ * `npm run bench` — the benchmark suite; BENCHMARKS.md says what it shows.
  *
- *   npx tsx bench/run.ts [--quick] [--only=local,remote,requests,scale,profile]
- *                        [--rounds=N] [--remote-rounds=N] [--kinds=package,package-cold,raw-client,raw-libsql,python,package+ckpt,raw-libsql+ckpt] [--no-ckpt]
+ *   npx tsx bench/run.ts [--quick] [--only=SECTIONS] [--rounds=N] [--long-rounds=N] [--remote-rounds=N]
+ *                        [--scaleout=1,2,4,8,16] [--scaleout-tasks=N] [--dashboards=10k,100k,1M,10M]
  *                        [--no-write]
  *
- * Sections:
- *   local     the reference workload on a local WAL file: the package, raw
- *             @libsql/client (hand-written SQL), raw libsql (cached
- *             statements) and Python sqlite3 (same SQL), API-for-API and
- *             fused forms, interleaved rounds, medians;
- *   remote    the same on sqld over loopback (package and raw client);
- *   requests  HTTP requests per task/call (counting proxy), and tasks/s with
- *             5 ms added to every request;
- *   scale     dashboard reads at 1M tasks (cached file under bench/.work/);
- *   profile   where one call's time goes (layers + CPU profile).
+ * Sections (--only takes a comma-separated subset; default all):
+ *   fresh       the reference workload in fresh processes at 8 × 64 and 8 × 512:
+ *               the package (fused and API-for-API forms), raw libsql running
+ *               the package's SQL, CPython sqlite3 running the package's SQL,
+ *               and the Python module itself through its own API; ratios to
+ *               the module from the same rounds;
+ *   imports     what importing the package costs, layer by layer;
+ *   profile     one call at a time: engine, driver, package (µs and ratio),
+ *               summed per task, and a CPU profile per call;
+ *   sqld        the workload against sqld on loopback: package vs raw
+ *               @libsql/client on the same SQL;
+ *   requests    HTTP requests per call and per task (counting proxy);
+ *   concurrent  4 actors in one process through a proxy adding 20 ms per
+ *               request: package vs raw @libsql/client;
+ *   scaleout    1 … 16 actor processes against one sqld: tasks/s, p99 per
+ *               call, lost and double-completed tasks;
+ *   dashboards  countByStatus and the status summary at 10k … 1M tasks per
+ *               experiment (--dashboards=…,10M to add 10M: ~1 GB, ~1 min).
  *
- * Writes bench/results.json, bench/results.svg and the generated part of
- * BENCHMARKS.md (between the bench:begin/bench:end markers). Timings are
- * never asserted; the numbers are what this machine did in this run.
+ * A full run (no --quick, no --only) writes bench/results.json (everything,
+ * every round), bench/results.svg and the generated part of BENCHMARKS.md
+ * (between the bench:begin/bench:end markers); a partial one prints the
+ * markdown and leaves its JSON in bench/.work/results-partial.json (--write /
+ * --no-write override). Timings are never asserted; the numbers are what this machine did
+ * in this run.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
-import { fileURLToPath } from "node:url";
 import { join } from "node:path";
-import type { Kind } from "./lib/contenders";
+import { fileURLToPath } from "node:url";
+import { layOutAnchor, type PythonAnchor } from "./lib/anchor";
+import { buildChildren } from "./lib/build";
+import { FreshFiles } from "./lib/files";
 import { machine } from "./lib/machine";
-import { evaluateTargets, renderChart, renderMarkdown, type Results } from "./lib/report";
-import { benchLocal } from "./sections/local";
+import { makePlan } from "./lib/make-plan";
+import { evaluateGoals, renderChart, renderMarkdown, type Results } from "./lib/report";
+import { LONG_SHAPE, REFERENCE_SHAPE } from "./lib/workload";
+import { benchImports } from "./sections/coldstart";
+import { benchDashboards } from "./sections/dashboards";
+import { benchFresh, moduleTemplate, type FreshKind } from "./sections/fresh";
 import { benchProfile } from "./sections/profile";
-import { benchRemoteTiming, benchRequests } from "./sections/remote";
-import { benchScale } from "./sections/scale";
+import { benchConcurrent, benchRemoteTiming, benchRequests } from "./sections/remote";
+import { benchScaleOut } from "./sections/scaleout";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
 const ROOT = join(HERE, "..");
@@ -40,112 +57,162 @@ const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const quick = flag("quick");
-const only = new Set((opt("only") ?? "local,remote,requests,scale,profile").split(","));
+const ALL = ["fresh", "imports", "profile", "sqld", "requests", "concurrent", "scaleout", "dashboards"];
+const only = new Set((opt("only") ?? ALL.join(",")).split(","));
+for (const s of only) if (!ALL.includes(s)) throw new Error(`unknown section ${s} (${ALL.join(", ")})`);
 const rounds = Number(opt("rounds") ?? (quick ? 3 : 9));
-const remoteRounds = Number(opt("remote-rounds") ?? (quick ? 1 : 3));
-const write = !flag("no-write");
+const longRounds = Number(opt("long-rounds") ?? (quick ? 1 : 5));
+const remoteRounds = Number(opt("remote-rounds") ?? (quick ? 1 : 2));
+const scaleOut = (opt("scaleout") ?? (quick ? "1,4,16" : "1,2,4,8,16")).split(",").map(Number);
+const scaleOutTasks = Number(opt("scaleout-tasks") ?? (quick ? 160 : 400));
+const size = (s: string) => Number(s.replace(/k$/i, "e3").replace(/m$/i, "e6"));
+const dashboardSizes = (opt("dashboards") ?? "10k,100k,1M").split(",").map(size);
+// Only a full run (every section, full rounds) replaces the record in BENCHMARKS.md / bench/results.*;
+// a partial one prints its markdown and keeps its JSON under bench/.work/. --write forces, --no-write never.
+const write = flag("write") || (!flag("no-write") && !quick && !opt("only"));
 
 const log = (s: string) => console.error(s);
-const REMOTE_SHAPE = { pipelines: 8, shards: 16, actors: 4 };
+const SQLD_SHAPE = { pipelines: 8, shards: 16, actors: 4 };
+const CONCURRENT = { delayMs: 20, actors: 4, pipelines: 8, shards: quick ? 4 : 8 };
 
 async function main(): Promise<void> {
   const t0 = performance.now();
   const startedAt = new Date().toISOString();
   const load0 = loadavg();
-  const m = machine();
-  let kinds: Kind[] = ["package", "package-cold", "raw-client", "raw-libsql"];
-  if (m.python) kinds.push("python");
-  // The checkpoint experiment (see lib/contenders.ts): what the engine's WAL checkpoints cost.
-  if (!flag("no-ckpt")) kinds.push("package+ckpt", "raw-libsql+ckpt");
-  if (opt("kinds")) kinds = kinds.filter((k) => opt("kinds")!.split(",").includes(k));
+  const m = machine(WORK);
   log(`rf-inferno-db bench: ${m.nproc} × ${m.cpu}, Node ${m.node}, load ${load0.map((x) => x.toFixed(2)).join(" ")}`);
-
-  const r: Omit<Results, "targets"> = {
-    version: 1,
-    startedAt,
-    durationS: 0,
-    command: `npx tsx bench/run.ts${argv.length ? ` ${argv.join(" ")}` : ""}`,
-    machine: m,
-    loadavg: { start: load0, end: [] },
-    options: { rounds, remoteRounds, quick, only: [...only], remoteShape: REMOTE_SHAPE },
-    pythonModule: {
-      callsPerSec: [44_000, 57_000],
-      tasksPerSec: [6_200, 7_950],
-      calls: 3_682,
-      listRunningFullScanMs: 39,
-    },
-    local: [],
-    remote: [],
-    requests: [],
-    delayed: [],
-    scale: null,
-    profile: null,
+  const sectionLoad: Record<string, number[]> = {};
+  const section = async <T>(name: string, title: string, fn: () => Promise<T>): Promise<T | null> => {
+    if (!only.has(name)) return null;
+    const l = loadavg();
+    sectionLoad[name] = l;
+    const s0 = performance.now();
+    log(`\n[${name}] ${title} (load ${l.map((x) => x.toFixed(2)).join(" ")})`);
+    const r = await fn();
+    log(`  (${((performance.now() - s0) / 1000).toFixed(0)} s)`);
+    return r;
   };
 
-  if (only.has("local")) {
-    log(`\n[local] reference workload on a WAL file, ${rounds} rounds + warm-up`);
-    r.local = await benchLocal({ rounds, kinds, workDir: WORK, log });
-  }
-  if (only.has("remote")) {
-    // Every call is an HTTP round trip (~0.3–3 ms here depending on load), so the timed runs use
-    // 8 pipelines × 16 shards (128 tasks, same per-task call mix); the request count below runs
-    // the full reference shape.
-    log(`\n[remote] workload (8 × 16) on sqld over loopback, ${remoteRounds} rounds + warm-up`);
-    r.remote = await benchRemoteTiming({
-      rounds: remoteRounds,
-      kinds: ["package", "raw-client"],
-      shape: REMOTE_SHAPE,
-      log,
-    });
-  }
-  if (only.has("requests")) {
-    log(`\n[requests] counted through the proxy`);
-    r.requests = await benchRequests({
-      delayMs: 0,
-      shape: { pipelines: 8, shards: 64, actors: 4 },
-      kinds: ["package"],
-      log,
-    });
-    r.delayed = await benchRequests({
-      delayMs: 5,
-      shape: { pipelines: 8, shards: 8, actors: 4 },
-      kinds: ["package"],
-      log,
-    });
-  }
-  if (only.has("scale")) {
-    log(`\n[scale] dashboard reads at 1M tasks`);
-    r.scale = await benchScale({ workDir: WORK, n: quick ? 200 : 1000, log });
-    for (const q of r.scale.queries)
-      log(
-        `  ${q.name.padEnd(66)} p50 ${(q.p50 * 1000).toFixed(0).padStart(6)} µs  p99 ${(q.p99 * 1000).toFixed(0).padStart(6)} µs  (${q.rows} rows)`,
-      );
-  }
-  if (only.has("profile")) {
-    log(`\n[profile] one call, layer by layer`);
-    r.profile = await benchProfile({ batches: quick ? 5 : 9, perBatch: 400, workDir: WORK, log });
-  }
-  r.loadavg.end = loadavg();
-  r.durationS = (performance.now() - t0) / 1000;
-  const results: Results = { ...r, targets: evaluateTargets(r) };
+  const files = new FreshFiles(WORK);
+  let anchor: PythonAnchor | null = null;
+  let anchorSkipped: string | null = null;
+  try {
+    const built = await buildChildren(ROOT, WORK);
+    const plan = await makePlan(files);
+    const planPath = join(files.dir, "plan.json");
+    writeFileSync(planPath, JSON.stringify(plan));
+    const template = await files.make();
+    const a = layOutAnchor(ROOT);
+    if ("skipped" in a) {
+      anchorSkipped = a.skipped;
+      log(`Python contenders skipped: ${a.skipped}`);
+    } else anchor = a;
+    const mt = anchor ? await moduleTemplate(anchor, files.dir) : null;
+    const setup = { built, planPath, template, anchor, files };
+    const kinds: FreshKind[] = ["package", "raw-libsql", "python-module", "py-sqlite3"];
 
-  const md = renderMarkdown(results);
-  console.log(md);
-  if (write) {
-    writeFileSync(join(HERE, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-    writeFileSync(join(HERE, "results.svg"), renderChart(results));
-    const bm = join(ROOT, "BENCHMARKS.md");
-    const begin = "<!-- bench:begin (generated by bench/run.ts; edits here are overwritten) -->";
-    const end = "<!-- bench:end -->";
-    let doc = existsSync(bm) ? readFileSync(bm, "utf8") : `# Benchmarks\n\n${begin}\n${end}\n`;
-    const a = doc.indexOf(begin);
-    const b = doc.indexOf(end);
-    if (a < 0 || b < a) doc += `\n${begin}\n${end}\n`;
-    const a2 = doc.indexOf(begin);
-    const b2 = doc.indexOf(end);
-    doc = `${doc.slice(0, a2 + begin.length)}\n${md}\n${doc.slice(b2)}`;
-    writeFileSync(bm, doc);
-    log(`\nwrote bench/results.json, bench/results.svg, BENCHMARKS.md (${results.durationS.toFixed(0)} s)`);
+    const r: Omit<Results, "goals"> = {
+      version: 2,
+      startedAt,
+      durationS: 0,
+      command: `npx tsx bench/run.ts${argv.length ? ` ${argv.join(" ")}` : ""}`,
+      machine: m,
+      loadavg: { start: load0, end: [], sections: sectionLoad },
+      options: { quick, only: [...only], rounds, longRounds, remoteRounds, scaleOut, scaleOutTasks, dashboardSizes },
+      anchor: anchor ? { source: anchor.source, python: anchor.python } : { skipped: anchorSkipped ?? "?" },
+      plan,
+      fresh: [],
+      imports: null,
+      profile: null,
+      sqld: [],
+      requests: [],
+      concurrent: [],
+      scaleOut: [],
+      dashboards: null,
+    };
+
+    const short = await section(
+      "fresh",
+      `${REFERENCE_SHAPE.pipelines} × ${REFERENCE_SHAPE.shards} in fresh processes, ${rounds} rounds + warm-up`,
+      () =>
+        benchFresh({ setup, shape: REFERENCE_SHAPE, rounds, repeat: 3, kinds, moduleTemplate: mt, warmup: true, log }),
+    );
+    if (short) r.fresh.push(short);
+    const long = await section(
+      "fresh",
+      `${LONG_SHAPE.pipelines} × ${LONG_SHAPE.shards} in fresh processes, ${longRounds} rounds + warm-up`,
+      () =>
+        benchFresh({
+          setup,
+          shape: LONG_SHAPE,
+          rounds: longRounds,
+          repeat: 1,
+          kinds,
+          moduleTemplate: mt,
+          warmup: !short,
+          log,
+        }),
+    );
+    if (long) r.fresh.push(long);
+    r.imports = await section("imports", "importing the package in fresh processes", () =>
+      benchImports({ built, rounds: quick ? 5 : 11, log }),
+    );
+    r.profile = await section("profile", "one call, layer by layer", () =>
+      benchProfile({ batches: quick ? 5 : 9, perBatch: quick ? 200 : 300, plan, workDir: WORK, log }),
+    );
+    r.sqld =
+      (await section("sqld", `workload (8 × 16) on sqld over loopback, ${remoteRounds} rounds + warm-up`, () =>
+        benchRemoteTiming({ rounds: remoteRounds, shape: SQLD_SHAPE, plan, log }),
+      )) ?? [];
+    r.requests =
+      (await section("requests", "HTTP requests per task, counted by the proxy", () =>
+        benchRequests({ delayMs: 0, shape: quick ? SQLD_SHAPE : REFERENCE_SHAPE, log }),
+      )) ?? [];
+    r.concurrent =
+      (await section(
+        "concurrent",
+        `${CONCURRENT.actors} actors in one process, ${CONCURRENT.delayMs} ms added per request`,
+        () => benchConcurrent({ ...CONCURRENT, rounds: remoteRounds, plan, log }),
+      )) ?? [];
+    r.scaleOut =
+      (await section(
+        "scaleout",
+        `${scaleOut.join(", ")} actor processes against one sqld, ${scaleOutTasks} tasks`,
+        () => benchScaleOut({ built, processes: scaleOut, tasks: scaleOutTasks, pipelines: 8, log }),
+      )) ?? [];
+    r.dashboards = await section(
+      "dashboards",
+      `countByStatus and the status summary at ${dashboardSizes.join(", ")} tasks`,
+      () => benchDashboards({ workDir: WORK, sizes: dashboardSizes, plan, budgetMs: quick ? 300 : 1000, log }),
+    );
+
+    r.loadavg.end = loadavg();
+    r.durationS = (performance.now() - t0) / 1000;
+    const results: Results = { ...r, goals: evaluateGoals(r) };
+    const md = renderMarkdown(results);
+    console.log(md);
+    if (write) {
+      writeFileSync(join(HERE, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+      writeFileSync(join(HERE, "results.svg"), renderChart(results));
+      const bm = join(ROOT, "BENCHMARKS.md");
+      const begin = "<!-- bench:begin (generated by bench/run.ts; edits here are overwritten) -->";
+      const end = "<!-- bench:end -->";
+      let doc = existsSync(bm) ? readFileSync(bm, "utf8") : `# Benchmarks\n\n${begin}\n${end}\n`;
+      if (doc.indexOf(begin) < 0 || doc.indexOf(end) < doc.indexOf(begin)) doc += `\n${begin}\n${end}\n`;
+      const a2 = doc.indexOf(begin);
+      const b2 = doc.indexOf(end);
+      doc = `${doc.slice(0, a2 + begin.length)}\n${md}\n${doc.slice(b2)}`;
+      writeFileSync(bm, doc);
+      log(`\nwrote bench/results.json, bench/results.svg, BENCHMARKS.md (${results.durationS.toFixed(0)} s)`);
+    } else {
+      writeFileSync(join(WORK, "results-partial.json"), `${JSON.stringify(results, null, 2)}\n`);
+      log(
+        `\n(${r.durationS.toFixed(0)} s; a partial run: BENCHMARKS.md untouched, results in bench/.work/results-partial.json)`,
+      );
+    }
+  } finally {
+    files.cleanup();
+    anchor?.remove();
   }
 }
 

@@ -1,9 +1,21 @@
 /** The package itself: `RFDatabase` repositories, exactly as a user calls them. */
 import type { RFDatabase } from "../../src/index";
-import type { Target } from "../lib/workload";
-import { MODEL_CONFIG_OBJ, SAMPLING_PARAMS_OBJ } from "./sql";
+import { MODEL_CONFIG_OBJ, SAMPLES_PER_SHARD, SAMPLING_PARAMS_OBJ, type ActorLoop, type Target } from "../lib/workload";
 
-export function packageTarget(db: RFDatabase, name = "rf-inferno-db"): Target {
+/**
+ * The actor loop's claim options: `{ leaseMs }` once leases exist (detected by
+ * `actorTasks.heartbeat`, which arrives with them), nothing before.
+ */
+export const leaseOptions = (db: RFDatabase, leaseMs: number): unknown[] =>
+  typeof (db.actorTasks as unknown as Record<string, unknown>).heartbeat === "function" ? [{ leaseMs }] : [];
+
+export function packageTarget(db: RFDatabase, name = "rf-inferno-db", leaseMs = 60_000): Target & ActorLoop {
+  const claimArgs = leaseOptions(db, leaseMs);
+  const claimNext = db.actorTasks.claimNext.bind(db.actorTasks) as (
+    eid: number,
+    actorId: number,
+    ...rest: unknown[]
+  ) => ReturnType<RFDatabase["actorTasks"]["claimNext"]>;
   return {
     name,
     createExperiment: (experimentName, numActors, numShards) =>
@@ -34,6 +46,12 @@ export function packageTarget(db: RFDatabase, name = "rf-inferno-db"): Target {
       db.actorTasks.create({ experimentId, pipelineId, actorId, shardId, status: "in_progress", startedAt }),
     completeWithProgress: (id, samples, currentShardId, t) =>
       db.actorTasks.completeWithProgress(id, { samples, currentShardId }, t),
+    claimNext: async (eid, actorId) => {
+      const t = await claimNext(eid, actorId, ...claimArgs);
+      return t ? { taskId: t.taskId, shardId: t.shardId } : null;
+    },
+    completeClaimed: (taskId, shardId) =>
+      db.actorTasks.completeWithProgress(taskId, { samples: SAMPLES_PER_SHARD, currentShardId: shardId }),
     close: () => db.close(),
   };
 }

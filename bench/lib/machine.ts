@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import Database from "libsql";
 import { cpus, totalmem } from "node:os";
 import { readFileSync } from "node:fs";
 
@@ -12,6 +13,10 @@ export interface Machine {
   clientVersion: string;
   drizzle: string;
   python: string | null;
+  /** SQLite inside the libsql binding. */
+  sqlite: string;
+  /** File system of the benchmark's work folder (e.g. ext4, overlay, tmpfs). */
+  fs: string;
 }
 
 function pkgVersion(name: string): string {
@@ -26,7 +31,7 @@ function pkgVersion(name: string): string {
   }
 }
 
-export function machine(): Machine {
+export function machine(workDir = "."): Machine {
   let nproc = cpus().length;
   try {
     nproc = Number(execFileSync("nproc", { encoding: "utf8" }).trim()) || nproc;
@@ -49,6 +54,15 @@ export function machine(): Machine {
   } catch {
     /* keep */
   }
+  let fs = "?";
+  try {
+    fs = execFileSync("stat", ["-f", "-c", "%T", workDir], { encoding: "utf8" }).trim();
+  } catch {
+    /* keep */
+  }
+  const mem = new Database(":memory:");
+  const sqlite = String((mem.prepare("SELECT sqlite_version()").raw(true).get([]) as unknown[])[0]);
+  mem.close();
   return {
     nproc,
     cpu: cpus()[0]?.model.trim() ?? "?",
@@ -59,5 +73,7 @@ export function machine(): Machine {
     clientVersion: pkgVersion("@libsql/client"),
     drizzle: pkgVersion("drizzle-orm"),
     python,
+    sqlite,
+    fs,
   };
 }

@@ -1,105 +1,146 @@
-/** Turns the results into the markdown tables of BENCHMARKS.md and the SVG chart. */
-import type { ContenderResult } from "../sections/local";
-import type { LayerRow, ProfileRow } from "../sections/profile";
-import type { RequestCount } from "../sections/remote";
-import type { ScaleResult } from "../sections/scale";
+/** Turns the results into the markdown of BENCHMARKS.md's generated block, and the SVG chart. */
+import type { ImportResult } from "../sections/coldstart";
+import type { DashboardResult } from "../sections/dashboards";
+import { FRESH_LABEL, type FreshContenderResult, type FreshShapeResult } from "../sections/fresh";
+import type { LayerRow, PerTask, ProfileRow } from "../sections/profile";
+import { REMOTE_LABEL, type ConcurrentResult, type RequestCount, type RemoteKind } from "../sections/remote";
+import type { ScaleOutRow } from "../sections/scaleout";
 import type { Machine } from "./machine";
+import type { Plan } from "./plan";
 import { fmtInt, fmtRatio, fmtUs } from "./stats";
+import type { ContenderResult } from "./summary";
 import { renderSvg, type Panel } from "./svg";
-import { KIND_LABEL, type Kind } from "./contenders";
+import { shapeLabel } from "./workload";
 
 export interface Results {
-  version: 1;
+  version: 2;
   startedAt: string;
   durationS: number;
   command: string;
   machine: Machine;
-  loadavg: { start: number[]; end: number[] };
+  loadavg: { start: number[]; end: number[]; sections: Record<string, number[]> };
   options: Record<string, unknown>;
-  /** The Python module's numbers as measured by the issue (not re-measured here). */
-  pythonModule: {
-    callsPerSec: [number, number];
-    tasksPerSec: [number, number];
-    calls: number;
-    listRunningFullScanMs: number;
-  };
-  local: ContenderResult[];
-  remote: ContenderResult[];
+  anchor: { source: string; python: string } | { skipped: string };
+  plan: Plan;
+  fresh: FreshShapeResult[];
+  imports: ImportResult | null;
+  profile: {
+    layers: LayerRow[];
+    perTask: PerTask[];
+    profile: ProfileRow[];
+    buckets: readonly string[];
+    tmpfs: boolean;
+  } | null;
+  sqld: ContenderResult[];
   requests: RequestCount[];
-  delayed: RequestCount[];
-  scale: ScaleResult | null;
-  profile: { layers: LayerRow[]; profile: ProfileRow[]; buckets: readonly string[]; tmpfs: boolean } | null;
-  targets: Target[];
+  concurrent: ConcurrentResult[];
+  scaleOut: ScaleOutRow[];
+  dashboards: DashboardResult | null;
+  goals: Goal[];
 }
 
-export interface Target {
+export interface Goal {
   name: string;
   goal: string;
   measured: string;
   met: boolean | null;
 }
 
-const find = (rs: ContenderResult[], kind: Kind, form: string) => rs.find((r) => r.kind === kind && r.form === form);
+const fresh = (r: Pick<Results, "fresh">, shards: number, id: string) =>
+  r.fresh.find((s) => s.shape.shards === shards)?.contenders.find((c) => c.id === id);
+const range = (v: FreshContenderResult["vsModule"]) =>
+  v ? `${fmtRatio(v.median)} (rounds ${v.min.toFixed(2)}–${v.max.toFixed(2)})` : "-";
 
-export function evaluateTargets(r: Omit<Results, "targets">): Target[] {
-  const t: Target[] = [];
-  const pf = find(r.local, "package", "fused");
-  const pa = find(r.local, "package", "api");
-  if (pf)
-    t.push({
-      name: "tasks/s, local file, fused form",
-      goal: "≥ 8,000 (Python module: 6,200–7,950)",
-      measured: fmtInt(pf.tasksPerSec),
-      met: pf.tasksPerSec >= 8000,
-    });
-  if (pa)
-    t.push({
-      name: "tasks/s, local file, API-for-API form",
-      goal: "(≥ 8,000 asked of the lifecycle; reported)",
-      measured: fmtInt(pa.tasksPerSec),
-      met: pa.tasksPerSec >= 8000,
-    });
-  const pc = find(r.local, "package-cold", "fused");
-  if (pc)
-    t.push({
-      name: "tasks/s, local file, fused form, brand-new connection (no warm-up)",
-      goal: "(reported)",
-      measured: fmtInt(pc.tasksPerSec),
-      met: null,
-    });
-  for (const [where, rs] of [
-    ["local file", r.local],
-    ["sqld", r.remote],
+export function evaluateGoals(r: Omit<Results, "goals">): Goal[] {
+  const g: Goal[] = [];
+  for (const [shards, best, api] of [
+    [64, 1.0, null],
+    [512, 2.0, 1.5],
   ] as const) {
-    for (const form of ["api", "fused"]) {
-      const p = find(rs, "package", form);
-      const c = find(rs, "raw-client", form);
-      if (p && c && c.callsPerSec > 0) {
-        const ratio = p.msPerCall / c.msPerCall;
-        t.push({
-          name: `cost per call ÷ raw @libsql/client, ${where}, ${form}`,
-          goal: "≤ 1.30×",
-          measured: fmtRatio(ratio),
-          met: ratio <= 1.3,
-        });
-      }
-    }
+    const pf = fresh(r, shards, "package/fused");
+    const pa = fresh(r, shards, "package/api");
+    if (pf?.vsModule)
+      g.push({
+        name: `8 × ${shards}, fresh process, best form (fused) ÷ Python module, tasks/s`,
+        goal: `≥ ${best.toFixed(1)}×`,
+        measured: range(pf.vsModule),
+        met: pf.vsModule.median >= best,
+      });
+    if (pa?.vsModule)
+      g.push({
+        name: `8 × ${shards}, fresh process, API-for-API form ÷ Python module, tasks/s`,
+        goal: api === null ? "(reported)" : `≥ ${api.toFixed(1)}×`,
+        measured: range(pa.vsModule),
+        met: api === null ? null : pa.vsModule.median >= api,
+      });
   }
-  if (r.scale) {
-    for (const q of r.scale.queries) {
-      if (q.name.startsWith("full-scan") || q.name.startsWith("experiments.getCurrent")) continue;
-      t.push({ name: `${q.name} at 1M tasks, p50`, goal: "< 1 ms", measured: `${fmtUs(q.p50)} µs`, met: q.p50 < 1 });
-    }
-  }
-  const ref = r.requests.filter((q) => q.id.startsWith("package/"));
-  for (const q of ref)
-    t.push({
-      name: `sqld requests per call, ${q.form}`,
-      goal: "1",
-      measured: q.requestsPerCall.toFixed(3),
-      met: Math.abs(q.requestsPerCall - 1) < 1e-9,
+  const ft = r.profile?.perTask.find((p) => p.form === "fused");
+  if (ft)
+    g.push({
+      name: "package ÷ raw libsql on the same SQL, per call, summed over a fused task (profile)",
+      goal: "≤ 1.05×",
+      measured: fmtRatio(ft.package / ft.engine),
+      met: ft.package / ft.engine <= 1.05,
     });
-  return t;
+  for (const [shards, what] of [
+    [512, "8 × 512 fresh process"],
+    [64, "8 × 64, 3rd run in the same process (warm)"],
+  ] as const) {
+    const pf = fresh(r, shards, "package/fused");
+    const rf = fresh(r, shards, "raw-libsql/fused");
+    const v =
+      shards === 64
+        ? pf && rf && pf.warmTasksPerSec && rf.warmTasksPerSec
+          ? rf.warmTasksPerSec / pf.warmTasksPerSec
+          : null
+        : pf?.overEngine;
+    if (v)
+      g.push({
+        name: `package ÷ raw libsql on the same SQL, end to end, fused, ${what}`,
+        goal: "≤ 1.05×",
+        measured: fmtRatio(v),
+        met: v <= 1.05,
+      });
+  }
+  const d = r.dashboards;
+  if (d && d.points.length > 1) {
+    const a = d.points[0]!;
+    const b = d.points.at(-1)!;
+    for (const k of [
+      "actorTasks.countByStatus",
+      "status summary (get + pipelines.list + countByStatus + listRunning)",
+    ]) {
+      if (!a.calls[k] || !b.calls[k]) continue;
+      const grow = b.calls[k]!.p50 / a.calls[k]!.p50;
+      g.push({
+        name: `${k.split(" (")[0]}: p50 at ${fmtInt(b.tasks)} ÷ at ${fmtInt(a.tasks)} tasks per experiment`,
+        goal: "constant (≈ 1×; < 1 ms)",
+        measured: `${grow.toFixed(1)}× (${fmtUs(a.calls[k]!.p50)} → ${fmtUs(b.calls[k]!.p50)} µs; +${(d.slopeNsPerTask[k] ?? 0).toFixed(1)} ns/task)`,
+        met: grow < 1.5 && b.calls[k]!.p50 < 1,
+      });
+    }
+  }
+  for (const c of r.concurrent.filter((x) => x.kind === "package"))
+    g.push({
+      name: `${c.actors} actors, ${c.delayMs} ms per request, ${c.workload}: package ÷ raw @libsql/client, tasks/s`,
+      goal: "≥ 3×",
+      measured: `${c.vsRawClient ? fmtRatio(c.vsRawClient) : "-"} (${c.tasksPerSec.toFixed(1)} tasks/s, ${c.requestsPerTask.toFixed(2)} requests/task)`,
+      met: c.vsRawClient === null ? null : c.vsRawClient >= 3,
+    });
+  const top = r.scaleOut.at(-1);
+  if (top)
+    g.push({
+      name: `${top.processes} actor processes on one sqld${top.leases ? " with leases" : " (no leases yet)"}: lost / double-completed`,
+      goal: "0 / 0",
+      measured: `${top.lost} / ${top.doubleCompleted} (${fmtInt(top.tasksPerSec)} tasks/s)`,
+      met:
+        top.lost === 0 && top.doubleCompleted === 0 && top.leases
+          ? true
+          : top.lost === 0 && top.doubleCompleted === 0
+            ? null
+            : false,
+    });
+  return g;
 }
 
 function table(head: string[], rows: (string | number)[][], align?: ("l" | "r")[]): string {
@@ -109,291 +150,459 @@ function table(head: string[], rows: (string | number)[][], align?: ("l" | "r")[
   return lines.join("\n");
 }
 
-function workloadTable(rs: ContenderResult[], where: "local" | "sqld"): string {
-  const rows: (string | number)[][] = [];
-  for (const r of rs) {
-    const raw = find(rs, "raw-client", r.form);
-    const eng = find(rs, "raw-libsql", r.form);
-    rows.push([
-      `${KIND_LABEL[r.kind]} — ${r.form === "api" ? "API-for-API" : "fused"}`,
-      fmtInt(r.tasksPerSec),
-      fmtInt(r.callsPerSec),
-      r.callsPerTask.toFixed(2),
-      fmtUs(r.msPerCall),
-      raw ? fmtRatio(r.msPerCall / raw.msPerCall) : "-",
-      where === "local" && eng ? fmtRatio(r.msPerCall / eng.msPerCall) : "-",
-      fmtInt(Math.max(...r.tasksPerSecRounds)),
-      r.tasksPerSecRounds.map((x) => fmtInt(x)).join(", "),
-    ]);
-  }
+const formLabel = (f: string) => (f === "api" ? "API-for-API" : "fused");
+const ms = (x: number | null | undefined, d = 0) =>
+  x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(d);
+const mark = (met: boolean | null) => (met === null ? "-" : met ? "✅" : "❌");
+
+function freshTable(s: FreshShapeResult): string {
+  const warm = s.repeat > 1;
+  const rows = s.contenders.map((c) => [
+    `${FRESH_LABEL[c.kind]} — ${formLabel(c.form)}`,
+    (c.calls / Math.max(1, c.tasks)).toFixed(2),
+    fmtInt(c.tasksPerSec),
+    c.vsModule ? `**${fmtRatio(c.vsModule.median)}** (${c.vsModule.min.toFixed(2)}–${c.vsModule.max.toFixed(2)})` : "-",
+    c.overEngine ? fmtRatio(c.overEngine) : "-",
+    ...(warm ? [fmtInt(c.warmTasksPerSec)] : []),
+    fmtInt(c.wallMs),
+    c.wallVsModule ? fmtRatio(c.wallVsModule) : "-",
+    c.rounds.map((x) => fmtInt(x.tasksPerSec)).join(", "),
+  ]);
   return table(
     [
-      "implementation — form",
-      "tasks/s (median)",
-      "calls/s",
+      "contender — form",
       "calls/task",
-      "µs/call",
-      "÷ raw client (same form)",
-      "÷ raw libsql",
-      "best round",
+      "tasks/s, fresh process (median)",
+      "÷ Python module (median of rounds; range)",
+      "time ÷ raw libsql, same form",
+      ...(warm ? [`warm: run ${s.repeat} in the same process, tasks/s`] : []),
+      "whole process ms",
+      "÷ module, whole process",
       "tasks/s per round",
     ],
     rows,
   );
 }
 
-function latencyTable(rs: ContenderResult[], form: string): string {
-  const cs = rs.filter((r) => r.form === form && r.rounds > 0);
+function latencyTable(s: FreshShapeResult): string {
+  const cs = s.contenders;
   const types = [...new Set(cs.flatMap((c) => Object.keys(c.latency)))];
-  const rows = types.map((t) => [
-    `\`${t}\` (×${cs[0]?.latency[t]?.n ?? "?"})`,
-    ...cs.map((c) => (c.latency[t] ? `${fmtUs(c.latency[t]!.p50)} / ${fmtUs(c.latency[t]!.p99)}` : "-")),
-  ]);
-  return table(["call type (calls per run)", ...cs.map((c) => `${c.kind} p50 / p99 µs`)], rows);
+  return table(
+    ["call type", ...cs.map((c) => `${c.id} p50 / p99 µs`)],
+    types.map((t) => [
+      `\`${t}\``,
+      ...cs.map((c) => (c.latency[t] ? `${fmtUs(c.latency[t]!.p50)} / ${fmtUs(c.latency[t]!.p99)}` : "-")),
+    ]),
+  );
+}
+
+function startupTable(r: Results): string {
+  const s = r.fresh.find((x) => x.shape.shards === 64) ?? r.fresh[0];
+  if (!s) return "";
+  return table(
+    [
+      "contender (8 × 64 runs)",
+      "import ms",
+      "open ms",
+      "first call ms",
+      "process start → first call returned, ms",
+      "workload (run 1) ms",
+      "whole process ms",
+    ],
+    s.contenders
+      .filter((c) => c.form === "fused" || c.kind === "python-module")
+      .map((c) => [
+        FRESH_LABEL[c.kind],
+        ms(c.importMs, 1),
+        ms(c.openMs, 1),
+        ms(c.firstCallMs, 2),
+        ms(c.firstCallAtMs),
+        ms((c.tasks / c.tasksPerSec) * 1000),
+        ms(c.wallMs),
+      ]),
+  );
 }
 
 export function renderMarkdown(r: Results): string {
-  const m = r.machine;
   const out: string[] = [];
+  const m = r.machine;
+  const la = (x: number[] | undefined) => (x ? x.map((v) => v.toFixed(2)).join(" ") : "-");
   out.push(`_Generated by \`${r.command}\` on ${r.startedAt} in ${r.durationS.toFixed(0)} s._`);
   out.push("");
   out.push(
-    `Machine: ${m.nproc} × ${m.cpu} (nproc ${m.nproc}), ${m.memGiB} GiB, ${m.os}; Node ${m.node}; libsql ${m.libsql}, @libsql/client ${m.clientVersion}, drizzle-orm ${m.drizzle}; ` +
-      `Python ${m.python ?? "not available"}. Load average at start ${r.loadavg.start.map((x) => x.toFixed(2)).join(" ")}, at end ${r.loadavg.end.map((x) => x.toFixed(2)).join(" ")} ` +
-      `(other work was running on this machine; medians of interleaved rounds).`,
+    `Machine: ${m.nproc} × ${m.cpu} (nproc ${m.nproc}), ${m.memGiB} GiB, ${m.os}, work files on ${m.fs}; ` +
+      `Node ${m.node}; libsql ${m.libsql} (SQLite ${m.sqlite}), @libsql/client ${m.clientVersion}, drizzle-orm ${m.drizzle}; ` +
+      `Python ${m.python ?? "not found"}. Load average (1/5/15 min) at start ${la(r.loadavg.start)}, ` +
+      `${Object.entries(r.loadavg.sections)
+        .map(([k, v]) => `before ${k} ${la(v)}`)
+        .join(
+          ", ",
+        )}, at end ${la(r.loadavg.end)}. The machine is shared: read ratios from the same rounds, not absolute figures.`,
   );
   out.push("");
-  out.push("### Targets");
+  const pr = r.fresh
+    .flatMap((s) => s.contenders)
+    .map((c) => `${c.id}: ${c.pragmas.journal_mode}/${c.pragmas.synchronous}`);
+  out.push(
+    `Durability, the same for every contender: journal_mode=WAL, synchronous=NORMAL, read back from each contender's own connection after the run started (${[
+      ...new Set(pr),
+    ].join(
+      ", ",
+    )}). The Python module sets both itself; the bench sets them again on the module's own connection (\`db.db.conn\`) after \`RFDatabase()\` has built it, without changing its code. Its other settings (cache_size=10000, mmap_size=256 MiB, temp_store=MEMORY) are its own and left as they are.`,
+  );
   out.push("");
   out.push(
-    table(
-      ["target", "goal", "measured", "met"],
-      r.targets.map((t) => [t.name, t.goal, t.measured, t.met === null ? "-" : t.met ? "✅" : "❌"]),
-      ["l", "l", "r", "l"],
-    ),
+    "anchor" in r && "source" in r.anchor
+      ? `Python module: \`${r.anchor.source.replace(/.*\/shared\//, "../shared/")}\`, laid out as a package in a scratch folder at bench time, run by bench/python/workload.py.`
+      : `Python module: **skipped** — ${(r.anchor as { skipped: string }).skipped}.`,
   );
   out.push("");
-  if (r.local.length) {
-    out.push(
-      `### Reference workload, local WAL file (8 pipelines × 64 shards, 4 actors; median of ${r.local[0]!.rounds} rounds)`,
-    );
+
+  if (r.goals.length) {
+    out.push("### Goals of issue 12, measured in this run");
     out.push("");
-    out.push(workloadTable(r.local, "local"));
-    out.push("");
-    out.push(
-      `The Python module (issue's measurement on these machines, not re-run here): ${fmtInt(r.pythonModule.callsPerSec[0])}–${fmtInt(r.pythonModule.callsPerSec[1])} calls/s, ` +
-        `${fmtInt(r.pythonModule.tasksPerSec[0])}–${fmtInt(r.pythonModule.tasksPerSec[1])} tasks/s, ${fmtInt(r.pythonModule.calls)} calls. ` +
-        `"Python sqlite3, hand-written SQL" above is a same-machine stand-in: the same SQL with no module code around it, i.e. a ceiling for the module.`,
-    );
-    out.push("");
-    out.push("Latency per call type, API-for-API form (p50 / p99, µs, all measured rounds pooled):");
-    out.push("");
-    out.push(latencyTable(r.local, "api"));
-    out.push("");
-    out.push("Fused form:");
-    out.push("");
-    out.push(latencyTable(r.local, "fused"));
-    out.push("");
-  }
-  if (r.remote.length) {
-    const sh = r.options.remoteShape as { pipelines: number; shards: number } | undefined;
-    out.push(
-      `### Workload on sqld over loopback HTTP (${sh ? `${sh.pipelines} pipelines × ${sh.shards} shards, ` : ""}fresh sqld per run; median of ${r.remote[0]!.rounds} rounds)`,
-    );
-    out.push("");
-    out.push(workloadTable(r.remote, "sqld"));
-    out.push("");
-    out.push("Latency per call type on sqld, API-for-API form (p50 / p99, µs):");
-    out.push("");
-    out.push(latencyTable(r.remote, "api"));
-    out.push("");
-    out.push("Fused form:");
-    out.push("");
-    out.push(latencyTable(r.remote, "fused"));
-    out.push("");
-  }
-  if (r.requests.length || r.delayed.length) {
-    out.push("### Requests per task on sqld (counted by tests/support/proxy.ts)");
-    out.push("");
-    const rows = [...r.requests, ...r.delayed].map((q) => [
-      q.id,
-      `${q.shape.pipelines}×${q.shape.shards}`,
-      `${q.delayMs} ms`,
-      fmtInt(q.calls),
-      fmtInt(q.requests),
-      q.requestsPerCall.toFixed(3),
-      q.requestsPerTask.toFixed(2),
-      q.rttMs.toFixed(2),
-      fmtInt(q.tasksPerSec),
-      fmtInt(q.boundTasksPerSec),
-    ]);
     out.push(
       table(
-        [
-          "implementation/form",
-          "shape",
-          "added delay",
-          "calls",
-          "HTTP requests",
-          "requests/call",
-          "requests/task",
-          "RTT ms (median)",
-          "tasks/s",
-          "round-trip bound tasks/s = 1000 / (req/task × RTT)",
-        ],
-        rows,
+        ["goal", "target", "measured", "met"],
+        r.goals.map((g) => [g.name, g.goal, g.measured, mark(g.met)]),
       ),
     );
     out.push("");
   }
-  if (r.scale) {
-    const s = r.scale;
+
+  for (const s of r.fresh) {
     out.push(
-      `### Dashboard reads at scale (${fmtInt(s.counts.actorTasks)} actor tasks, ${fmtInt(s.counts.pipelines)} pipelines, ${s.counts.experiments} experiments; ${s.sizeMiB.toFixed(0)} MiB file${
-        s.generatedNow
-          ? `, generated in ${((s.generateMs ?? 0) / 1000).toFixed(1)} s this run`
-          : ", cached from an earlier run"
-      })`,
+      `### Against the Python module: ${shapeLabel(s.shape)} shards, fresh processes (${s.shape.pipelines * s.shape.shards} tasks; median of ${s.rounds} alternated rounds)`,
     );
     out.push("");
-    out.push(
-      table(
-        ["query (through the package unless noted)", "rows", "p50 µs", "p99 µs", "calls"],
-        s.queries.map((q) => [q.name, q.rows, fmtUs(q.p50), fmtUs(q.p99), q.n]),
-      ),
-    );
-    out.push("");
-    out.push(
-      "Query plans (EXPLAIN QUERY PLAN of the package's own SQL; every repository query is checked in tests/query-plans.test.ts):",
-    );
-    out.push("");
-    out.push("```");
-    for (const [k, v] of Object.entries(s.plans)) out.push(`${k}: ${v.join(" / ")}`);
-    out.push("```");
+    out.push(freshTable(s));
     out.push("");
   }
+  if (r.fresh.length) {
+    out.push(
+      "tasks/s = tasks ÷ the workload's own time in a fresh process (first call to last; import and open are in the start-up table). " +
+        "Ratios are medians of per-round ratios (each round runs every contender once, in a rotating order). " +
+        "\"time ÷ raw libsql\" is raw libsql's tasks/s ÷ this contender's in the same round and form (1.00× = the engine's floor for this SQL). " +
+        "Every process's database is checked afterwards (every task completed, every completion counted once).",
+    );
+    out.push("");
+    for (const s of r.fresh) {
+      out.push(`Latency per call type, ${shapeLabel(s.shape)}, run 1 of every process pooled (µs):`);
+      out.push("");
+      out.push(latencyTable(s));
+      out.push("");
+    }
+  }
+
+  if (r.fresh.length || r.imports) {
+    out.push("### Start-up: import, open, first call");
+    out.push("");
+    out.push(startupTable(r));
+    out.push("");
+    if (r.imports) {
+      out.push(
+        `Importing the package in a fresh Node process, layer by layer (median of ${r.imports.rounds} processes; each step is what that layer adds; Node's own start-up to the first line of the bench's child: ${ms(r.imports.bootMs)} ms):`,
+      );
+      out.push("");
+      out.push(
+        table(
+          ["layer", "ms"],
+          [
+            ...Object.entries(r.imports.steps).map(([k, v]) => [k, ms(v, 1)]),
+            ['**total: `import "rf-inferno-db"`**', `**${ms(r.imports.totalMs, 1)}**`],
+          ],
+        ),
+      );
+      out.push("");
+    }
+  }
+
   if (r.profile) {
-    out.push("### Where the time of one call goes (local file)");
+    const p = r.profile;
+    out.push("### Per-call cost: the package vs raw libsql on the same SQL");
     out.push("");
     out.push(
-      `Layers by subtraction, median µs per call of interleaved batches, each layer on its own copy of one seeded WAL file${
-        r.profile.tmpfs
-          ? ' on tmpfs (so another tenant\'s disk latency does not drown CPU differences; "engine on disk" is the same statement on the disk file)'
-          : ""
-      }:`,
+      `Median µs per call of interleaved batches, each layer on its own copy of one seeded WAL file${p.tmpfs ? ' on tmpfs (so other tenants\' disk latency does not drown CPU differences; "engine on disk" is the same on the disk file)' : ""}. ` +
+        "engine = raw libsql, the package's statements (the plan) prepared once; driver = the package's LocalClient with that SQL; package = the repository call.",
     );
     out.push("");
     out.push(
       table(
         [
           "call",
+          "per task: fused / API",
           "engine on disk µs",
-          "engine: raw libsql, same SQL µs",
-          "driver: + LocalClient µs",
-          "package: + repository µs",
+          "engine µs",
+          "driver µs",
+          "package µs",
+          "**package ÷ engine**",
           "driver share µs",
-          "package share µs",
-          "@libsql/client µs (prepares per call)",
+          "repository share µs",
+          "@libsql/client µs",
           "Drizzle query built per call µs",
         ],
-        r.profile.layers.map((l) => [
+        p.layers.map((l) => [
           l.call,
-          l.engineDisk.toFixed(1),
-          l.engine.toFixed(1),
-          l.driver.toFixed(1),
-          l.package.toFixed(1),
-          (l.driver - l.engine).toFixed(1),
-          (l.package - l.driver).toFixed(1),
-          l.libsqlClient.toFixed(1),
-          l.builtPerCall === null ? "-" : l.builtPerCall.toFixed(1),
+          `${+l.perTask.fused.toFixed(3)} / ${+l.perTask.api.toFixed(3)}`,
+          fmtUs(l.engineDisk / 1000),
+          fmtUs(l.engine / 1000),
+          fmtUs(l.driver / 1000),
+          fmtUs(l.package / 1000),
+          `**${fmtRatio(l.package / l.engine)}**`,
+          fmtUs((l.driver - l.engine) / 1000),
+          fmtUs((l.package - l.driver) / 1000),
+          fmtUs(l.libsqlClient / 1000),
+          l.builtPerCall === null ? "-" : fmtUs(l.builtPerCall / 1000),
+        ]),
+      ),
+    );
+    out.push("");
+    out.push("Summed per task (calls per task × µs per call; the reference workload's call mix):");
+    out.push("");
+    out.push(
+      table(
+        [
+          "form",
+          "engine on disk µs/task",
+          "engine µs/task",
+          "driver µs/task",
+          "package µs/task",
+          "package ÷ engine",
+          "@libsql/client µs/task",
+        ],
+        p.perTask.map((t) => [
+          formLabel(t.form),
+          fmtUs(t.engineDisk / 1000),
+          fmtUs(t.engine / 1000),
+          fmtUs(t.driver / 1000),
+          fmtUs(t.package / 1000),
+          fmtRatio(t.package / t.engine),
+          fmtUs(t.libsqlClient / 1000),
         ]),
       ),
     );
     out.push("");
     out.push(
-      "CPU profile of the repository call in a loop (V8 sampling profiler, self time by module; native frames count for their JS caller):",
+      "CPU profile of each repository call in a loop (V8 sampling profiler, self time by module; native frames count for their JS caller):",
     );
     out.push("");
     out.push(
       table(
-        ["call", "µs/call under the profiler", ...r.profile.buckets],
-        r.profile.profile.map((p) => [
-          p.call,
-          p.totalUs.toFixed(1),
-          ...r.profile!.buckets.map((b) => `${((p.shares[b] ?? 0) * 100).toFixed(0)} %`),
+        ["call", "µs/call under the profiler", ...p.buckets],
+        p.profile.map((x) => [
+          x.call,
+          fmtUs(x.totalUs / 1000),
+          ...p.buckets.map((b) => `${Math.round((x.shares[b] ?? 0) * 100)} %`),
         ]),
       ),
     );
     out.push("");
-    out.push("SQL of the profiled calls:");
+    out.push("The package's SQL for these calls (captured from the package; every raw contender runs exactly this):");
     out.push("");
     out.push("```sql");
-    for (const l of r.profile.layers) out.push(`-- ${l.call}\n${l.sql}`);
+    for (const l of p.layers) out.push(`-- ${l.call}\n${l.sql}`);
     out.push("```");
     out.push("");
   }
-  return out.join("\n");
+
+  if (r.sqld.length) {
+    out.push(
+      `### On sqld over loopback HTTP (${r.sqld[0] ? `${r.sqld[0].calls} calls, ` : ""}8 × 16 shards, fresh sqld per run; median of ${r.sqld[0]?.rounds ?? 0} rounds)`,
+    );
+    out.push("");
+    out.push(
+      table(
+        [
+          "contender — form",
+          "tasks/s (median)",
+          "calls/s",
+          "calls/task",
+          "ms/call",
+          "÷ raw @libsql/client (time per call)",
+          "tasks/s per round",
+        ],
+        r.sqld.map((c) => {
+          const raw = r.sqld.find((x) => x.kind === "raw-client" && x.form === c.form);
+          return [
+            `${REMOTE_LABEL[c.kind as RemoteKind]} — ${formLabel(c.form)}`,
+            fmtInt(c.tasksPerSec),
+            fmtInt(c.callsPerSec),
+            c.callsPerTask.toFixed(2),
+            c.msPerCall.toFixed(2),
+            raw ? fmtRatio(c.msPerCall / raw.msPerCall) : "-",
+            c.tasksPerSecRounds.map(fmtInt).join(", "),
+          ];
+        }),
+      ),
+    );
+    out.push("");
+  }
+  if (r.requests.length) {
+    out.push(`Requests per task (package, ${shapeLabel(r.requests[0]!.shape)}, counted by tests/support/proxy.ts):`);
+    out.push("");
+    out.push(
+      table(
+        [
+          "form",
+          "calls",
+          "HTTP requests",
+          "requests/call",
+          "requests/task",
+          "RTT ms (median)",
+          "tasks/s",
+          "round-trip bound = 1000 / (req/task × RTT)",
+        ],
+        r.requests.map((x) => [
+          formLabel(x.form),
+          fmtInt(x.calls),
+          fmtInt(x.requests),
+          x.requestsPerCall.toFixed(3),
+          x.requestsPerTask.toFixed(2),
+          x.rttMs.toFixed(2),
+          fmtInt(x.tasksPerSec),
+          fmtInt(x.boundTasksPerSec),
+        ]),
+      ),
+    );
+    out.push("");
+  }
+  if (r.concurrent.length) {
+    const c0 = r.concurrent[0]!;
+    out.push(
+      `### ${c0.actors} actors in one process, ${c0.delayMs} ms added to every request (${c0.tasks} tasks; median of ${c0.rounds} rounds, fresh sqld per run)`,
+    );
+    out.push("");
+    out.push(
+      "actor-loop: each actor `claimNext` → `completeWithProgress` until nothing is scheduled; fused-lifecycle: each actor creates a running task, polls the running tasks, completes it with progress. One connection shared by the 4 actors. Raw @libsql/client sends the package's SQL, one request per call.",
+    );
+    out.push("");
+    out.push(
+      table(
+        [
+          "workload",
+          "contender",
+          "tasks/s (median)",
+          "÷ raw @libsql/client",
+          "requests/task",
+          "RTT ms",
+          "bound: actors × 1000 / (req/task × RTT)",
+          "p50 / p99 ms per call",
+          "tasks/s per round",
+        ],
+        r.concurrent.map((c) => [
+          c.workload,
+          REMOTE_LABEL[c.kind],
+          c.tasksPerSec.toFixed(1),
+          c.vsRawClient ? fmtRatio(c.vsRawClient) : "-",
+          c.requestsPerTask.toFixed(2),
+          c.rttMs.toFixed(1),
+          c.boundTasksPerSec.toFixed(1),
+          Object.entries(c.latency)
+            .map(([k, v]) => `${k} ${v.p50.toFixed(1)} / ${v.p99.toFixed(1)}`)
+            .join("; "),
+          c.tasksPerSecRounds.join(", "),
+        ]),
+      ),
+    );
+    out.push("");
+  }
+  if (r.scaleOut.length) {
+    const t = r.scaleOut[0]!;
+    out.push(
+      `### Scale-out: actor processes against one sqld (${fmtInt(t.tasks)} tasks, claimNext + completeWithProgress${t.leases ? ", with leases" : "; no leases yet"})`,
+    );
+    out.push("");
+    const one = r.scaleOut.find((x) => x.processes === 1);
+    out.push(
+      table(
+        [
+          "processes",
+          "tasks/s",
+          "× 1 process",
+          "claimNext p50 / p99 ms",
+          "completeWithProgress p50 / p99 ms",
+          "tasks per process (min–max)",
+          "lost",
+          "double-completed",
+          "errors",
+        ],
+        r.scaleOut.map((x) => [
+          x.processes,
+          fmtInt(x.tasksPerSec),
+          one ? fmtRatio(x.tasksPerSec / one.tasksPerSec) : "-",
+          `${ms(x.latency.claimNext?.p50, 1)} / ${ms(x.latency.claimNext?.p99, 1)}`,
+          `${ms(x.latency.completeWithProgress?.p50, 1)} / ${ms(x.latency.completeWithProgress?.p99, 1)}`,
+          `${x.perProcess.min}–${x.perProcess.max}`,
+          x.lost,
+          x.doubleCompleted,
+          x.errors ? `${x.errors}: ${x.errorSamples.join("; ")}` : 0,
+        ]),
+      ),
+    );
+    out.push("");
+    out.push(
+      "lost = tasks not `completed` in the database afterwards; double-completed = pipeline shard counters beyond the completed tasks, plus task ids reported done by two processes.",
+    );
+    out.push("");
+  }
+  if (r.dashboards) {
+    const d = r.dashboards;
+    out.push("### Dashboards at scale: one experiment with N tasks");
+    out.push("");
+    const keys = [...new Set(d.points.flatMap((p) => Object.keys(p.calls)))];
+    out.push(
+      table(
+        [
+          "call (p50 / p99 µs)",
+          ...d.points.map((p) => `${fmtInt(p.tasks)} tasks (${p.sizeMiB.toFixed(0)} MiB)`),
+          "slope, ns per task",
+        ],
+        keys.map((k) => [
+          k,
+          ...d.points.map((p) => (p.calls[k] ? `${fmtUs(p.calls[k]!.p50)} / ${fmtUs(p.calls[k]!.p99)}` : "-")),
+          d.slopeNsPerTask[k] === undefined ? "-" : d.slopeNsPerTask[k]!.toFixed(1),
+        ]),
+      ),
+    );
+    out.push("");
+    if (Object.keys(d.plans).length) {
+      out.push("Query plans at the largest N (EXPLAIN QUERY PLAN):");
+      out.push("");
+      out.push("```");
+      for (const [k, v] of Object.entries(d.plans)) out.push(`${k}: ${v.join(" / ")}`);
+      out.push("```");
+      out.push("");
+    }
+  }
+  return out.join("\n").trimEnd();
 }
 
-const COLORS: Record<Kind, string> = {
-  package: "#1f77b4",
-  "package-cold": "#6baed6",
-  "raw-client": "#ff7f0e",
-  "raw-libsql": "#2ca02c",
-  python: "#9467bd",
-  "package+ckpt": "#aec7e8",
-  "raw-libsql+ckpt": "#98df8a",
+const COLORS: Record<string, string> = {
+  "package/fused": "#1f77b4",
+  "package/api": "#aec7e8",
+  "raw-libsql/fused": "#2ca02c",
+  "raw-libsql/api": "#98df8a",
+  "python-module/api": "#d62728",
+  "py-sqlite3/fused": "#9467bd",
+  "py-sqlite3/api": "#c5b0d5",
 };
 
 export function renderChart(r: Results): string {
-  const panels: Panel[] = [];
-  const bars = (rs: ContenderResult[]) =>
-    (["api", "fused"] as const).map((form) => ({
-      label: form === "api" ? "API-for-API (7 calls/task)" : "fused (~3 calls/task)",
-      bars: rs
-        .filter((c) => c.form === form && c.rounds > 0)
-        .map((c) => ({ label: KIND_LABEL[c.kind], value: c.tasksPerSec, color: COLORS[c.kind] })),
-    }));
-  if (r.local.length) {
-    panels.push({
-      title: "Reference workload on a local WAL file — tasks/s (higher is better)",
-      unit: "tasks/s",
-      groups: bars(r.local),
-      marks: [
-        { value: 8000, label: "target 8,000", color: "#d62728" },
-        { value: r.pythonModule.tasksPerSec[1], label: "Python module max", color: "#7f7f7f" },
-      ],
-    });
-  }
-  if (r.remote.length)
-    panels.push({
-      title: "Reference workload on sqld over loopback — tasks/s",
-      unit: "tasks/s",
-      groups: bars(r.remote),
-    });
-  const api = r.local.filter((c) => c.form === "api" && c.rounds > 0 && !c.kind.includes("+"));
-  if (api.length) {
-    const types = [...new Set(api.flatMap((c) => Object.keys(c.latency)))];
-    panels.push({
-      title: "p50 latency per call type, local file, API-for-API form (lower is better)",
-      unit: "µs",
-      groups: types.map((t) => ({
-        label: t,
-        bars: api
-          .filter((c) => c.latency[t])
-          .map((c) => ({
-            label: KIND_LABEL[c.kind],
-            value: c.latency[t]!.p50 * 1000,
-            color: COLORS[c.kind],
-            text: c.latency[t]!.p50 * 1000 < 100 ? (c.latency[t]!.p50 * 1000).toFixed(1) : undefined,
-          })),
-      })),
-    });
-  }
-  const kinds = [...new Set(r.local.map((c) => c.kind))];
-  return renderSvg(
-    `rf-inferno-db benchmark — ${r.startedAt.slice(0, 10)}, ${r.machine.nproc} × ${r.machine.cpu}, Node ${r.machine.node}`,
-    panels,
-    kinds.map((k) => ({ label: KIND_LABEL[k], color: COLORS[k] })),
-  );
+  const panels: Panel[] = r.fresh.map((s) => ({
+    title: `${shapeLabel(s.shape)} shards, fresh process — tasks/s (higher is better)`,
+    unit: "tasks/s",
+    groups: [
+      {
+        label: "fresh process (run 1)",
+        bars: s.contenders.map((c) => ({
+          label: `${FRESH_LABEL[c.kind]} — ${formLabel(c.form)}`,
+          value: c.tasksPerSec,
+          color: COLORS[c.id] ?? "#7f7f7f",
+          text: `${fmtInt(c.tasksPerSec)}${c.vsModule ? ` (${fmtRatio(c.vsModule.median)} the module)` : ""}`,
+        })),
+      },
+    ],
+  }));
+  const legend = Object.entries(COLORS).map(([id, color]) => ({ label: id, color }));
+  return renderSvg("rf-inferno-db vs the Python module it replaces (one run of npm run bench)", panels, legend);
 }

@@ -29,7 +29,25 @@ export interface Shape {
 }
 
 export const REFERENCE_SHAPE: Shape = { pipelines: 8, shards: 64, actors: 4 };
+/** The long run: the same job with 8× the shards (the Python module's running-task scan grows with it). */
+export const LONG_SHAPE: Shape = { pipelines: 8, shards: 512, actors: 4 };
 export const SAMPLES_PER_SHARD = 128;
+
+export const MODEL_CONFIG_OBJ = { model: "llama-3-8b-instruct", dtype: "bfloat16", max_model_len: 8192 };
+export const SAMPLING_PARAMS_OBJ = { temperature: 0.7, top_p: 0.9, max_tokens: 512 };
+export const MODEL_CONFIG = JSON.stringify(MODEL_CONFIG_OBJ);
+export const SAMPLING_PARAMS = JSON.stringify(SAMPLING_PARAMS_OBJ);
+
+export const shapeLabel = (s: Shape) => `${s.pipelines} × ${s.shards}`;
+
+/**
+ * An actor's loop (remote and scale-out sections): claim the experiment's
+ * oldest scheduled task, then complete it with its pipeline's progress.
+ */
+export interface ActorLoop {
+  claimNext(experimentId: number, actorId: number): Promise<{ taskId: number; shardId: number } | null>;
+  completeClaimed(taskId: number, shardId: number): Promise<unknown>;
+}
 /** How often the workload lets the event loop turn (ms; 0 = never). */
 export const YIELD_MS = Number(process.env.RF_BENCH_YIELD_MS ?? 8);
 
@@ -72,6 +90,9 @@ export interface RunResult {
   ms: number;
   /** Latency samples (ms) per call type. */
   latency: Map<string, Samples>;
+  /** The first call's own time, and when it returned (performance.now(): ms since the process started). */
+  firstCallMs: number;
+  firstCallAtMs: number;
 }
 
 /** Runs the workload once on `target` and returns its timings. */
@@ -83,10 +104,17 @@ export async function runWorkload(
 ): Promise<RunResult> {
   const latency = new Map<string, Samples>();
   let calls = 0;
+  let firstCallMs = Number.NaN;
+  let firstCallAtMs = Number.NaN;
   const timed = async <T>(type: string, fn: () => Promise<T>): Promise<T> => {
     const t0 = performance.now();
     const v = await fn();
-    const dt = performance.now() - t0;
+    const t1 = performance.now();
+    const dt = t1 - t0;
+    if (calls === 0) {
+      firstCallMs = dt;
+      firstCallAtMs = t1;
+    }
     let s = latency.get(type);
     if (s === undefined) latency.set(type, (s = new Samples()));
     s.push(dt);
@@ -157,7 +185,7 @@ export async function runWorkload(
   if (form === "api") for (const pid of pids) await timed("pipelines.get", () => target.getPipeline(pid));
   await timed("experiments.setStatus", () => target.setExperimentStatus(eid, "completed"));
   const ms = performance.now() - t0;
-  return { tasks: shape.pipelines * shape.shards, calls, ms, latency };
+  return { tasks: shape.pipelines * shape.shards, calls, ms, latency, firstCallMs, firstCallAtMs };
 }
 
 /** Calls the workload makes (for checking an implementation did all of them). */

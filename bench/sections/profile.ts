@@ -27,139 +27,215 @@ import { createClient, type Client } from "@libsql/client";
 import { eq } from "drizzle-orm";
 import Database from "libsql";
 import { RFDatabase } from "../../src/index";
-import { actorTasks } from "../../src/schema";
-import { captureStatements, type Captured } from "../lib/capture";
+import { pipelines } from "../../src/schema";
 import { FreshFiles } from "../lib/files";
+import { bindArgs, type Plan, type PlanKey } from "../lib/plan";
 import { median } from "../lib/stats";
 
+/** Tasks of the first experiment (4 in progress, the rest completed): setters and reads. */
 const TASKS = 2000;
-/** In-progress tasks for completeWithProgress, one per call of every layer. */
-const RUNNING_FROM = TASKS + 1;
+/** In-progress tasks (second experiment) and scheduled tasks (third): one per call of every layer. */
 const RUNNING = 12_000;
+
+type Inputs = Record<string, unknown>;
 
 interface CallSpec {
   name: string;
-  /** The repository call for iteration i. */
-  call: (db: RFDatabase, i: number) => Promise<unknown>;
-  /** Arguments of the captured statement k for iteration i (captured: the arguments of iteration 0). */
-  args: (i: number, captured: unknown[], k: number) => unknown[];
+  /** The plan entry whose statements the engine, driver and @libsql/client layers run. */
+  key: PlanKey;
+  /** The call's inputs for iteration i (names as in PLAN_INPUTS). */
+  inputs: (i: number, ids: SeedIds) => Inputs;
+  /** The repository call with those inputs. */
+  call: (db: RFDatabase, x: Inputs) => Promise<unknown>;
   /** Optional: the same read with the Drizzle query built on every call (no prepare). */
-  built?: (db: RFDatabase, i: number) => Promise<unknown>;
+  built?: (db: RFDatabase, x: Inputs) => Promise<unknown>;
+  /** Calls per task in the fused and the API-for-API forms of the reference workload (8 pipelines: a list per 8 tasks). */
+  perTask: { fused: number; api: number };
+}
+
+interface SeedIds {
+  e1: number;
+  e3: number;
+  pids: number[];
+  firstTask: number;
+  firstRunning: number;
+  firstScheduled: number;
 }
 
 const at = (i: number) => 1_700_000_000_000 + i;
-const taskId = (i: number) => 1 + (i % TASKS);
-const runningId = (i: number) => RUNNING_FROM + (i % RUNNING);
-/** The status the setStatus spec moves task `1 + i % 4` to in call i (and, at i + 4, back). */
-const toggled = (i: number) => ((i >> 2) & 1 ? "in_progress" : "scheduled");
-const swap = (a: unknown[], from: unknown, to: unknown) => a.map((v) => (v === from ? to : v));
+const n = (x: unknown) => x as number;
 
-const SPECS: CallSpec[] = [
-  {
-    name: "actorTasks.get(id)",
-    call: (db, i) => db.actorTasks.get(taskId(i)),
-    args: (i, a) => [taskId(i), ...a.slice(1)], // (id, LIMIT 1)
-    built: (db, i) =>
-      db.drizzle
-        .select()
-        .from(actorTasks)
-        .where(eq(actorTasks.taskId, taskId(i)))
-        .get(),
-  },
-  { name: "actorTasks.listRunning(eid) (4 rows)", call: (db) => db.actorTasks.listRunning(1), args: (_i, a) => a },
-  { name: "pipelines.list(eid) (8 rows)", call: (db) => db.pipelines.list(1), args: (_i, a) => a },
-  {
-    name: "actorTasks.setStartTime(id, t)",
-    call: (db, i) => db.actorTasks.setStartTime(taskId(i), new Date(at(i))),
-    args: (i) => [at(i), taskId(i)],
-  },
-  {
-    // in_progress ↔ scheduled on the 4 running tasks, each one way then back per round of 4 calls: the
-    // one cycle ACTOR_TASK_TRANSITIONS allows (a completed task can no longer be set back).
-    name: "actorTasks.setStatus(id, s)",
-    call: (db, i) => db.actorTasks.setStatus(1 + (i % 4), toggled(i)),
-    args: (i) => [toggled(i), 1 + (i % 4), toggled(i + 4)],
-  },
+export const SPECS: CallSpec[] = [
   {
     name: "actorTasks.create(in_progress, startedAt)",
-    call: (db, i) =>
+    key: "createRunningTask",
+    inputs: (i, s) => ({ eid: s.e1, pid: s.pids[i % 8], actor: i % 4, shard: i, t: at(i) }),
+    call: (db, x) =>
       db.actorTasks.create({
-        experimentId: 1,
-        pipelineId: 1 + (i % 8),
-        actorId: i % 4,
-        shardId: i,
+        experimentId: n(x.eid),
+        pipelineId: n(x.pid),
+        actorId: n(x.actor),
+        shardId: n(x.shard),
         status: "in_progress",
-        startedAt: new Date(at(i)),
+        startedAt: new Date(n(x.t)),
       }),
-    args: (i, a) => a.map((v, k) => (k === 1 ? 1 + (i % 8) : k === 2 ? i % 4 : k === 3 ? i : k === 5 ? at(i) : v)),
+    perTask: { fused: 1, api: 0 },
   },
   {
-    name: "actorTasks.completeWithProgress (batch of 2)",
-    call: (db, i) =>
-      db.actorTasks.completeWithProgress(runningId(i), { samples: 128, currentShardId: 3 }, new Date(at(i))),
-    // the task id and the completion time are the only arguments that change
-    args: (i, a) => swap(swap(a, RUNNING_FROM, runningId(i)), at(0), at(i)),
+    name: "actorTasks.listRunning(eid) (4 rows)",
+    key: "listRunning",
+    inputs: (_i, s) => ({ eid: s.e1 }),
+    call: (db, x) => db.actorTasks.listRunning(n(x.eid)),
+    perTask: { fused: 1, api: 1 },
+  },
+  {
+    name: "actorTasks.completeWithProgress (batch of 3)",
+    key: "completeWithProgress",
+    inputs: (i, s) => ({ tid: s.firstRunning + (i % RUNNING), samples: 128, cur: 3, t: at(i) }),
+    call: (db, x) =>
+      db.actorTasks.completeWithProgress(
+        n(x.tid),
+        { samples: n(x.samples), currentShardId: n(x.cur) },
+        new Date(n(x.t)),
+      ),
+    perTask: { fused: 1, api: 0 },
+  },
+  {
+    name: "pipelines.list(eid) (8 rows)",
+    key: "listPipelines",
+    inputs: (_i, s) => ({ eid: s.e1 }),
+    call: (db, x) => db.pipelines.list(n(x.eid)),
+    perTask: { fused: 1 / 8, api: 1 / 8 },
+  },
+  {
+    name: "actorTasks.create(scheduled)",
+    key: "createTask",
+    inputs: (i, s) => ({ eid: s.e1, pid: s.pids[i % 8], actor: i % 4, shard: i }),
+    call: (db, x) =>
+      db.actorTasks.create({
+        experimentId: n(x.eid),
+        pipelineId: n(x.pid),
+        actorId: n(x.actor),
+        shardId: n(x.shard),
+      }),
+    perTask: { fused: 0, api: 1 },
+  },
+  {
+    name: "actorTasks.setStatus(id, in_progress)",
+    key: "setTaskStatus:in_progress",
+    inputs: (i, s) => ({ tid: s.firstScheduled + (i % RUNNING) }),
+    call: (db, x) => db.actorTasks.setStatus(n(x.tid), "in_progress"),
+    perTask: { fused: 0, api: 1 },
+  },
+  {
+    name: "actorTasks.setStartTime(id, t)",
+    key: "setTaskStartTime",
+    inputs: (i, s) => ({ tid: s.firstTask + (i % TASKS), t: at(i) }),
+    call: (db, x) => db.actorTasks.setStartTime(n(x.tid), new Date(n(x.t))),
+    perTask: { fused: 0, api: 1 },
+  },
+  {
+    name: "pipelines.setProgress(id, …)",
+    key: "setPipelineProgress",
+    inputs: (i, s) => ({ pid: s.pids[i % 8], cur: i, done: i + 1, samples: (i + 1) * 128 }),
+    call: (db, x) =>
+      db.pipelines.setProgress(n(x.pid), {
+        currentShardId: n(x.cur),
+        shardsCompleted: n(x.done),
+        totalSamplesProcessed: n(x.samples),
+      }),
+    perTask: { fused: 0, api: 1 },
+  },
+  {
+    name: "actorTasks.setEndTime(id, t, d)",
+    key: "setTaskEndTime",
+    inputs: (i, s) => ({ tid: s.firstTask + (i % TASKS), t: at(i), dur: 2.5 }),
+    call: (db, x) => db.actorTasks.setEndTime(n(x.tid), new Date(n(x.t)), n(x.dur)),
+    perTask: { fused: 0, api: 1 },
+  },
+  {
+    name: "actorTasks.setStatus(id, completed)",
+    key: "setTaskStatus:completed",
+    inputs: (i, s) => ({ tid: s.firstRunning + (i % RUNNING) }),
+    call: (db, x) => db.actorTasks.setStatus(n(x.tid), "completed"),
+    perTask: { fused: 0, api: 1 },
+  },
+  {
+    name: "pipelines.get(id)",
+    key: "getPipeline",
+    inputs: (i, s) => ({ pid: s.pids[i % 8] }),
+    call: (db, x) => db.pipelines.get(n(x.pid)),
+    built: (db, x) =>
+      db.drizzle
+        .select()
+        .from(pipelines)
+        .where(eq(pipelines.pipelineId, n(x.pid)))
+        .get(),
+    perTask: { fused: 0, api: 0 },
+  },
+  {
+    name: "actorTasks.claimNext(eid, actor)",
+    key: "claimNext",
+    inputs: (i, s) => ({ eid: s.e3, actor: 1 + (i % 4), t: at(i) }),
+    call: (db, x) => db.actorTasks.claimNext(n(x.eid), n(x.actor), new Date(n(x.t))),
+    perTask: { fused: 0, api: 0 },
   },
 ];
 
-async function seed(files: FreshFiles): Promise<string> {
+async function seed(files: FreshFiles): Promise<{ path: string; ids: SeedIds }> {
   const path = await files.make();
   const db = await RFDatabase.open({ url: `file:${path}` });
-  const eid = await db.experiments.create({ experimentName: "profile", numActors: 4, numShards: 250 });
+  const pipeline = (experimentId: number, pipelineName: string) =>
+    db.pipelines.create({
+      experimentId,
+      pipelineName,
+      pipelineType: "vllm",
+      modelConfig: { model: "llama-3-8b-instruct", dtype: "bfloat16", max_model_len: 8192 },
+      samplingParams: { temperature: 0.7, top_p: 0.9, max_tokens: 512 },
+    });
+  const e1 = await db.experiments.create({ experimentName: "profile", numActors: 4, numShards: 250 });
   const pids: number[] = [];
-  for (let p = 0; p < 8; p++) {
-    pids.push(
-      await db.pipelines.create({
-        experimentId: eid,
-        pipelineName: `p${p}`,
-        pipelineType: "vllm",
-        modelConfig: { model: "m", dtype: "bf16" },
-        samplingParams: { temperature: 0.7 },
-      }),
-    );
-  }
-  await db.transaction(async (tx) => {
-    for (let i = 0; i < TASKS; i++) {
-      await tx.actorTasks.create({
-        experimentId: eid,
-        pipelineId: pids[i % 8]!,
-        actorId: i % 4,
-        shardId: i >> 3,
-        status: i < 4 ? "in_progress" : "completed",
-      });
-    }
-  });
-  // Tasks for completeWithProgress, one per call: in progress, in a second experiment (so that
-  // listRunning of the first one still returns its 4 rows).
+  for (let p = 0; p < 8; p++) pids.push(await pipeline(e1, `p${p}`));
+  const tasks = async (
+    experimentId: number,
+    pipelineId: number | null,
+    count: number,
+    status: "in_progress" | "completed" | "scheduled" | null,
+  ) => {
+    let first = 0;
+    await db.transaction(async (tx) => {
+      for (let i = 0; i < count; i++) {
+        const id = await tx.actorTasks.create({
+          experimentId,
+          pipelineId: pipelineId ?? pids[i % 8]!,
+          actorId: i % 4,
+          shardId: i >> 3,
+          status: status ?? (i < 4 ? "in_progress" : "completed"),
+          ...(status === "scheduled" ? {} : { startedAt: new Date(at(0)) }),
+        });
+        if (i === 0) first = id;
+      }
+    });
+    return first;
+  };
+  const firstTask = await tasks(e1, null, TASKS, null);
+  // In-progress tasks in a second experiment (so that listRunning of the first one still returns its 4 rows),
+  // scheduled ones in a third (claimNext takes the oldest; setStatus(in_progress) starts them).
   const e2 = await db.experiments.create({ experimentName: "profile-running", numActors: 4 });
-  const p2 = await db.pipelines.create({
-    experimentId: e2,
-    pipelineName: "p",
-    pipelineType: "vllm",
-    modelConfig: {},
-    samplingParams: {},
-  });
-  await db.transaction(async (tx) => {
-    for (let i = 0; i < RUNNING; i++) {
-      await tx.actorTasks.create({
-        experimentId: e2,
-        pipelineId: p2,
-        actorId: 0,
-        shardId: i,
-        status: "in_progress",
-        startedAt: new Date(at(0)),
-      });
-    }
-  });
+  const firstRunning = await tasks(e2, await pipeline(e2, "p"), RUNNING, "in_progress");
+  const e3 = await db.experiments.create({ experimentName: "profile-scheduled", numActors: 4 });
+  const firstScheduled = await tasks(e3, await pipeline(e3, "p"), RUNNING, "scheduled");
   await db.close();
   const raw = new Database(path);
   raw.exec("PRAGMA wal_checkpoint(TRUNCATE)");
   raw.close();
-  return path;
+  return { path, ids: { e1, e3, pids, firstTask, firstRunning, firstScheduled } };
 }
 
 export interface LayerRow {
   call: string;
+  key: PlanKey;
+  perTask: { fused: number; api: number };
   sql: string;
   /** µs per call, median of interleaved batches. */
   engineDisk: number;
@@ -241,44 +317,57 @@ async function cpuProfile(
   return { shares, totalUs };
 }
 
-/** Runs captured statements on a raw libsql connection: one statement, or a batch as BEGIN IMMEDIATE … COMMIT. */
-function rawRunner(path: string, statements: Captured[]) {
+/** Runs one plan entry's statements on a raw libsql connection, synchronously: a batch as BEGIN IMMEDIATE … COMMIT. */
+function rawRunner(path: string, plan: Plan, key: PlanKey) {
   const raw = new Database(path);
   raw.exec("PRAGMA synchronous = NORMAL");
   raw.exec("PRAGMA foreign_keys = ON");
-  const stmts = statements.map((s) => {
-    const st = raw.prepare(s.sql);
-    const reader = st.reader;
-    if (reader) st.raw(true);
-    // `… LIMIT ?` bound to 1 (get by id): one row, so the cheaper get() — what the driver does too.
-    const one = reader && /limit \?$/i.test(s.sql.trim()) && s.args[s.args.length - 1] === 1;
-    return { st, reader, one };
-  });
+  const calls = plan.calls[key]!.clientCalls.map((cc) => ({
+    batch: cc.batch,
+    stmts: cc.statements.map((s) => {
+      const st = raw.prepare(s.sql);
+      if (s.reader) st.raw(true);
+      return { st, s };
+    }),
+  }));
   const begin = raw.prepare("BEGIN IMMEDIATE");
   const commit = raw.prepare("COMMIT");
-  const batch = statements[0]!.batch;
   return {
-    run(argsOf: (k: number) => unknown[]) {
-      if (batch) begin.run([]);
-      for (let k = 0; k < stmts.length; k++) {
-        const { st, reader, one } = stmts[k]!;
-        if (one) st.get(argsOf(k));
-        else if (reader) st.all(argsOf(k));
-        else st.run(argsOf(k));
+    run(x: Inputs) {
+      for (const cc of calls) {
+        if (cc.batch) begin.run([]);
+        for (const { st, s } of cc.stmts) {
+          const args = bindArgs(s.args, x);
+          if (s.one) st.get(args);
+          else if (s.reader) st.all(args);
+          else st.run(args);
+        }
+        if (cc.batch) commit.run([]);
       }
-      if (batch) commit.run([]);
     },
     close: () => raw.close(),
   };
 }
 
+export interface PerTask {
+  form: "fused" | "api";
+  /** µs per task summed over the profiled calls, weighted by calls per task. */
+  engineDisk: number;
+  engine: number;
+  driver: number;
+  package: number;
+  libsqlClient: number;
+}
+
 export async function benchProfile(opts: {
   batches: number;
   perBatch: number;
+  plan: Plan;
   workDir?: string;
   log: (s: string) => void;
 }): Promise<{
   layers: LayerRow[];
+  perTask: PerTask[];
   profile: ProfileRow[];
   buckets: readonly string[];
   tmpfs: boolean;
@@ -286,10 +375,10 @@ export async function benchProfile(opts: {
   const disk = new FreshFiles(opts.workDir);
   const tmpfs = existsSync("/dev/shm") ? new FreshFiles("/dev/shm") : disk;
   try {
-    const seeded = await seed(disk);
-    let n = 0;
+    const { path: seeded, ids } = await seed(disk);
+    let k = 0;
     const copy = (where: FreshFiles) => {
-      const p = `${where.dir}/layer-${n++}.db`;
+      const p = `${where.dir}/layer-${k++}.db`;
       copyFileSync(seeded, p);
       return p;
     };
@@ -299,51 +388,51 @@ export async function benchProfile(opts: {
     if ((opts.batches + 2) * opts.perBatch + calls + 1 > RUNNING)
       throw new Error("profile: not enough seeded in-progress tasks for this many calls");
     for (const spec of SPECS) {
+      const entry = opts.plan.calls[spec.key]!;
+      const isBatch = entry.clientCalls.length === 1 && entry.clientCalls[0]!.batch;
       const pkg = await RFDatabase.open({ url: `file:${copy(tmpfs)}` });
       const drv = await RFDatabase.open({ url: `file:${copy(tmpfs)}` });
-      const built = await RFDatabase.open({ url: `file:${copy(tmpfs)}` });
-      // The SQL the package sends for this call (iteration 0, on a throwaway copy).
-      const probe = await RFDatabase.open({ url: `file:${copy(tmpfs)}` });
-      const cap = await captureStatements(probe.client, () => spec.call(probe, 0));
-      await probe.close();
-      if (cap.error) throw cap.error;
-      if (cap.calls !== 1) throw new Error(`${spec.name}: expected one client call, got ${cap.calls}`);
-      const statements = cap.statements;
-      const isBatch = statements[0]!.batch;
-      const engine = rawRunner(copy(tmpfs), statements);
-      const engineDisk = rawRunner(copy(disk), statements);
+      const built = spec.built ? await RFDatabase.open({ url: `file:${copy(tmpfs)}` }) : null;
+      const engine = rawRunner(copy(tmpfs), opts.plan, spec.key);
+      const engineDisk = rawRunner(copy(disk), opts.plan, spec.key);
       const lc: Client = createClient({ url: `file:${copy(tmpfs)}`, intMode: "number" });
       await lc.execute("PRAGMA synchronous = NORMAL");
       await lc.execute("PRAGMA foreign_keys = ON");
       const client = drv.client;
-      const argsFor = (i: number) => (k: number) => spec.args(i, statements[k]!.args, k);
-      const toStmts = (i: number) => statements.map((s, k) => ({ sql: s.sql, args: spec.args(i, s.args, k) as never }));
-      const fns: Record<string, (i: number) => unknown> = {
-        engineDisk: (i) => engineDisk.run(argsFor(i)),
-        engine: (i) => engine.run(argsFor(i)),
-        driver: (i) => (isBatch ? client.batch(toStmts(i), "write") : client.execute(toStmts(i)[0]!)),
-        package: (i) => spec.call(pkg, i),
-        libsqlClient: (i) => (isBatch ? lc.batch(toStmts(i), "write") : lc.execute(toStmts(i)[0]!)),
+      const stmtsOf = (x: Inputs) =>
+        entry.clientCalls.map((cc) => cc.statements.map((s) => ({ sql: s.sql, args: bindArgs(s.args, x) as never })));
+      const viaClient = async (c: Client, x: Inputs) => {
+        for (const list of stmtsOf(x)) await (isBatch ? c.batch(list, "write") : c.execute(list[0]!));
       };
-      if (spec.built) fns.builtPerCall = (i) => spec.built!(built, i);
+      const inputs = (i: number) => spec.inputs(i, ids);
+      const fns: Record<string, (i: number) => unknown> = {
+        engineDisk: (i) => engineDisk.run(inputs(i)),
+        engine: (i) => engine.run(inputs(i)),
+        driver: (i) => viaClient(client, inputs(i)),
+        package: (i) => spec.call(pkg, inputs(i)),
+        libsqlClient: (i) => viaClient(lc, inputs(i)),
+      };
+      if (spec.built && built) fns.builtPerCall = (i) => spec.built!(built, inputs(i));
       const per: Record<string, number[]> = {};
-      for (const k of Object.keys(fns)) per[k] = [];
+      for (const key of Object.keys(fns)) per[key] = [];
       // Iteration numbers are unique per layer (i) so every call of a layer gets its own task where that matters.
       const next: Record<string, number> = {};
       for (let b = 0; b < opts.batches + 2; b++) {
-        for (const [k, fn] of Object.entries(fns)) {
-          const count = k === "libsqlClient" ? Math.max(50, opts.perBatch >> 2) : opts.perBatch;
-          let i = next[k] ?? 1;
+        for (const [key, fn] of Object.entries(fns)) {
+          const count = key === "libsqlClient" ? Math.max(50, opts.perBatch >> 2) : opts.perBatch;
+          let i = next[key] ?? 0;
           const t0 = performance.now();
           for (let j = 0; j < count; j++) await fn(i++);
-          next[k] = i;
-          if (b >= 2) per[k]!.push(((performance.now() - t0) * 1000) / count);
+          next[key] = i;
+          if (b >= 2) per[key]!.push(((performance.now() - t0) * 1000) / count);
         }
       }
-      const m = (k: string) => (per[k] && per[k]!.length ? median(per[k]!) : NaN);
+      const m = (key: string) => (per[key]?.length ? median(per[key]!) : Number.NaN);
       layers.push({
         call: spec.name,
-        sql: statements.map((s) => s.sql).join(";\n"),
+        key: spec.key,
+        perTask: spec.perTask,
+        sql: entry.clientCalls.flatMap((c) => c.statements.map((s) => s.sql)).join(";\n"),
         engineDisk: m("engineDisk"),
         engine: m("engine"),
         driver: m("driver"),
@@ -351,10 +440,10 @@ export async function benchProfile(opts: {
         libsqlClient: m("libsqlClient"),
         builtPerCall: spec.built ? m("builtPerCall") : null,
       });
-      const p = await cpuProfile((i) => spec.call(pkg, i), next.package ?? 1, calls);
+      const p = await cpuProfile((i) => spec.call(pkg, inputs(i)), next.package ?? 0, calls);
       profile.push({ call: spec.name, totalUs: p.totalUs, shares: p.shares });
       opts.log(
-        `  ${spec.name.padEnd(44)} engine ${m("engine").toFixed(1)} µs (disk ${m("engineDisk").toFixed(1)}), driver ${m("driver").toFixed(1)}, package ${m("package").toFixed(1)}, ` +
+        `  ${spec.name.padEnd(44)} engine ${m("engine").toFixed(1)} µs (disk ${m("engineDisk").toFixed(1)}), driver ${m("driver").toFixed(1)}, package ${m("package").toFixed(1)} (${(m("package") / m("engine")).toFixed(2)}×), ` +
           `@libsql/client ${m("libsqlClient").toFixed(1)}${spec.built ? `, built per call ${m("builtPerCall").toFixed(1)}` : ""}`,
       );
       engine.close();
@@ -362,9 +451,20 @@ export async function benchProfile(opts: {
       lc.close();
       await pkg.close();
       await drv.close();
-      await built.close();
+      await built?.close();
     }
-    return { layers, profile, buckets: BUCKETS, tmpfs: tmpfs !== disk };
+    const perTask: PerTask[] = (["fused", "api"] as const).map((form) => {
+      const sum = (f: (l: LayerRow) => number) => layers.reduce((acc, l) => acc + l.perTask[form] * f(l), 0);
+      return {
+        form,
+        engineDisk: sum((l) => l.engineDisk),
+        engine: sum((l) => l.engine),
+        driver: sum((l) => l.driver),
+        package: sum((l) => l.package),
+        libsqlClient: sum((l) => l.libsqlClient),
+      };
+    });
+    return { layers, perTask, profile, buckets: BUCKETS, tmpfs: tmpfs !== disk };
   } finally {
     disk.cleanup();
     if (tmpfs !== disk) tmpfs.cleanup();

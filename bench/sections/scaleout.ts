@@ -1,0 +1,169 @@
+/**
+ * Scale-out: N actor processes (fresh Node processes, bench/child "actor"
+ * mode, the package's bundle) against one sqld on loopback, all started
+ * together (each opens its connection, says "ready", and waits for "go"),
+ * each claiming the experiment's oldest scheduled task and completing it with
+ * its pipeline's progress until none is left:
+ *
+ *   claimNext(experimentId, actorId [, { leaseMs }]) → completeWithProgress(taskId, …)
+ *
+ * (`{ leaseMs }` is passed once the package has leases — detected by
+ * `actorTasks.heartbeat` — and the result records which it was.)
+ *
+ * Reported per N: tasks/s (all tasks / wall time from "go" to the last
+ * process done), p50/p99 per call over every process, and what the database
+ * says afterwards: lost tasks (not completed), double completions (pipeline
+ * shard counters beyond the completed tasks, or a task id reported done by two
+ * processes), and the errors the processes saw.
+ */
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { RFDatabase } from "../../src/index";
+import { startSqld } from "../../tests/support/sqld";
+import type { Built } from "../lib/build";
+import { quantile } from "../lib/stats";
+
+export interface ScaleOutRow {
+  processes: number;
+  tasks: number;
+  tasksPerSec: number;
+  wallMs: number;
+  leases: boolean;
+  /** Per call type, over every process: p50 / p99 ms and count. */
+  latency: Record<string, { n: number; p50: number; p99: number }>;
+  lost: number;
+  doubleCompleted: number;
+  errors: number;
+  errorSamples: string[];
+  /** Tasks completed by each process (min … max): how evenly the work spread. */
+  perProcess: { min: number; max: number };
+}
+
+interface ActorOut {
+  ms: number;
+  done: number[];
+  errors: string[];
+  latency: Record<string, number[]>;
+}
+
+function startActor(built: Built, url: string, eid: number, actor: number) {
+  const child = spawn(
+    process.execPath,
+    [built.child, "actor", "--pkg", built.pkg, "--url", url, "--eid", String(eid), "--actor", String(actor)],
+    { stdio: ["pipe", "pipe", "pipe"] },
+  );
+  const lines: string[] = [];
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+  let onReady: () => void;
+  const ready = new Promise<void>((r) => (onReady = r));
+  createInterface({ input: child.stdout }).on("line", (l) => {
+    if (l === "ready") onReady();
+    else if (l.trim()) lines.push(l);
+  });
+  const done = new Promise<ActorOut>((resolve, reject) => {
+    child.on("close", (code) => {
+      if (code !== 0)
+        reject(new Error(`actor ${actor} exited with ${code}: ${stderr.trim().split("\n").slice(-8).join("\n")}`));
+      else resolve(JSON.parse(lines.at(-1) ?? "null") as ActorOut);
+    });
+    child.on("error", reject);
+  });
+  // A child that dies before "ready" must not leave the section waiting.
+  const readyOrDead = Promise.race([
+    ready,
+    done.then(() => Promise.reject(new Error(`actor ${actor} ended before ready`))),
+  ]);
+  return { child, ready: readyOrDead, done, go: () => child.stdin.end("go\n") };
+}
+
+export async function benchScaleOut(opts: {
+  built: Built;
+  processes: number[];
+  tasks: number;
+  pipelines: number;
+  log: (s: string) => void;
+}): Promise<ScaleOutRow[]> {
+  const rows: ScaleOutRow[] = [];
+  for (const n of opts.processes) {
+    const server = await startSqld({ idleShutdownSeconds: 120 });
+    try {
+      const db = await RFDatabase.open({ url: server.url, migrate: true });
+      const leases = typeof (db.actorTasks as unknown as Record<string, unknown>).heartbeat === "function";
+      const shards = Math.ceil(opts.tasks / opts.pipelines);
+      const eid = await db.experiments.create({ experimentName: `scale-out-${n}`, numActors: n, numShards: shards });
+      const pids: number[] = [];
+      for (let p = 0; p < opts.pipelines; p++)
+        pids.push(
+          await db.pipelines.create({
+            experimentId: eid,
+            pipelineName: `p${p}`,
+            pipelineType: "vllm",
+            modelConfig: {},
+            samplingParams: {},
+            status: "ongoing",
+          }),
+        );
+      // The scheduled tasks in one statement (shard-major, as a controller schedules them). The pipeline
+      // count is written into the SQL: a bound JS number travels as a REAL over Hrana, and k / 8.0 is no shard id.
+      const P = Math.trunc(opts.pipelines);
+      await db.client.execute({
+        sql: `WITH RECURSIVE i(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM i WHERE k < ?),
+              p(pid, n) AS (SELECT pipeline_id, row_number() OVER (ORDER BY pipeline_id) - 1 FROM pipelines WHERE experiment_id = ?)
+              INSERT INTO actor_tasks (experiment_id, pipeline_id, actor_id, shard_id, status)
+              SELECT ?, p.pid, 0, i.k / ${P}, 'scheduled' FROM i JOIN p ON p.n = i.k % ${P} ORDER BY i.k`,
+        args: [opts.tasks - 1, eid, eid],
+      });
+      const actors = Array.from({ length: n }, (_, i) => startActor(opts.built, server.url, eid, i + 1));
+      try {
+        await Promise.all(actors.map((a) => a.ready));
+      } catch (e) {
+        for (const a of actors) a.child.kill("SIGKILL");
+        throw e;
+      }
+      const t0 = performance.now();
+      for (const a of actors) a.go();
+      const outs = await Promise.all(actors.map((a) => a.done));
+      const wallMs = performance.now() - t0;
+      // What the database says.
+      const counts = await db.actorTasks.countByStatus(eid);
+      const shardsCounted = (await db.pipelines.list(eid)).reduce((a, p) => a + p.shardsCompleted, 0);
+      await db.close();
+      const seen = new Set<number>();
+      let dupReported = 0;
+      for (const o of outs)
+        for (const id of o.done) {
+          if (seen.has(id)) dupReported++;
+          seen.add(id);
+        }
+      const latency: ScaleOutRow["latency"] = {};
+      for (const k of ["claimNext", "completeWithProgress"]) {
+        const xs = outs.flatMap((o) => o.latency[k] ?? []);
+        latency[k] = { n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) };
+      }
+      const errors = outs.flatMap((o) => o.errors);
+      const perProc = outs.map((o) => o.done.length);
+      const row: ScaleOutRow = {
+        processes: n,
+        tasks: opts.tasks,
+        tasksPerSec: opts.tasks / (wallMs / 1000),
+        wallMs,
+        leases,
+        latency,
+        lost: opts.tasks - counts.completed,
+        doubleCompleted: Math.max(0, shardsCounted - counts.completed) + dupReported,
+        errors: errors.length,
+        errorSamples: [...new Set(errors)].slice(0, 3),
+        perProcess: { min: Math.min(...perProc), max: Math.max(...perProc) },
+      };
+      rows.push(row);
+      opts.log(
+        `  ${String(n).padStart(2)} processes: ${Math.round(row.tasksPerSec)} tasks/s, claimNext p50/p99 ${latency.claimNext!.p50.toFixed(1)}/${latency.claimNext!.p99.toFixed(1)} ms, ` +
+          `completeWithProgress ${latency.completeWithProgress!.p50.toFixed(1)}/${latency.completeWithProgress!.p99.toFixed(1)} ms; lost ${row.lost}, double ${row.doubleCompleted}, errors ${row.errors}`,
+      );
+    } finally {
+      await server.stop();
+    }
+  }
+  return rows;
+}
