@@ -95,15 +95,18 @@ async function local(): Promise<void> {
   const runs = [];
   let firstCallMs: number | undefined;
   let firstCallAtMs: number | undefined;
+  const cpuMs = (u: NodeJS.CpuUsage) => (u.user + u.system) / 1000;
   for (let r = 0; r < repeat; r++) {
+    const cpu0 = process.cpuUsage();
     const res = await runWorkload(target, form, shape);
+    const cpu = cpuMs(process.cpuUsage(cpu0));
     if (firstCallMs === undefined) {
       firstCallMs = res.firstCallMs;
       firstCallAtMs = res.firstCallAtMs;
     }
     const latency: Record<string, number[]> = {};
     for (const [k, s] of res.latency) latency[k] = round4(s.values());
-    runs.push({ ms: res.ms, calls: res.calls, tasks: res.tasks, latency });
+    runs.push({ ms: res.ms, cpuMs: cpu, calls: res.calls, tasks: res.tasks, latency });
   }
   await target.close();
   out({
@@ -113,6 +116,8 @@ async function local(): Promise<void> {
     firstCallMs,
     firstCallAtMs,
     sinceStartMs: performance.now(),
+    /** CPU time of the whole process so far (all threads), ms. */
+    processCpuMs: cpuMs(process.cpuUsage()),
     pragmas,
     engine,
     runs,

@@ -50,11 +50,16 @@ interface ChildOut {
   firstCallAtMs?: number;
   pragmas: { journal_mode: unknown; synchronous: unknown };
   engine: string;
-  runs: { ms: number; calls: number; tasks: number; latency: Record<string, number[]> }[];
+  processCpuMs: number;
+  runs: { ms: number; cpuMs: number; calls: number; tasks: number; latency: Record<string, number[]> }[];
 }
 
 export interface FreshRound {
   tasksPerSec: number;
+  /** CPU time of the workload (run 1; all threads of the process) per task, µs: less sensitive than wall time to other tenants' load. */
+  cpuUsPerTask: number;
+  /** CPU time of the whole process until it printed its result, ms. */
+  processCpuMs: number;
   /** Later runs in the same process (repeat > 1). */
   warmTasksPerSec: number[];
   wallMs: number;
@@ -91,6 +96,12 @@ export interface FreshContenderResult {
   firstCallAtMs: number | null;
   /** Median of per-round (this ÷ Python module) tasks/s, and its range. */
   vsModule: { median: number; min: number; max: number } | null;
+  cpuUsPerTask: number;
+  processCpuMs: number;
+  /** The same by CPU time: median of per-round (module CPU per task ÷ this one's). */
+  cpuVsModule: { median: number; min: number; max: number } | null;
+  /** By CPU time: median of per-round (this CPU per task ÷ raw libsql's), same form. */
+  cpuOverEngine: number | null;
   /** Median of per-round (Python module whole-process wall ÷ this one's). */
   wallVsModule: number | null;
   /** Median of per-round (raw libsql ÷ this) tasks/s in the same form: the cost over the engine. */
@@ -99,6 +110,10 @@ export interface FreshContenderResult {
   engine: string;
   /** Run 1 of every round, pooled. */
   latency: Record<string, CallStats>;
+  /** The first call of each type in a fresh process (median over rounds, ms): first-use costs. */
+  firstOfType: Record<string, number>;
+  /** Run 1's workload time minus the last run's (repeat > 1), ms, median over rounds: what being fresh costs. */
+  freshExtraMs: number | null;
 }
 
 export interface FreshShapeResult {
@@ -205,6 +220,8 @@ export async function benchFresh(opts: {
         const tps = (r: { tasks: number; ms: number }) => r.tasks / (r.ms / 1000);
         const rr: FreshRound = {
           tasksPerSec: tps(run1),
+          cpuUsPerTask: (run1.cpuMs * 1000) / run1.tasks,
+          processCpuMs: out.processCpuMs,
           warmTasksPerSec: out.runs.slice(1).map(tps),
           wallMs,
           importMs: out.importMs,
@@ -259,6 +276,12 @@ export async function benchFresh(opts: {
     }
     const first = rs[0]?.out;
     const warm = rounds.flatMap((r) => r.warmTasksPerSec.slice(-1));
+    const firstOfType: Record<string, number> = {};
+    for (const k of pooled.keys()) {
+      const xs = rs.map((x) => x.out.runs[0]!.latency[k]?.[0]).filter((v): v is number => v !== undefined);
+      if (xs.length) firstOfType[k] = median(xs);
+    }
+    const extra = rs.filter((x) => x.out.runs.length > 1).map((x) => x.out.runs[0]!.ms - x.out.runs.at(-1)!.ms);
     return {
       id: c.id,
       kind: c.kind,
@@ -274,6 +297,11 @@ export async function benchFresh(opts: {
       firstCallMs: m((r) => r.firstCallMs) ?? Number.NaN,
       firstCallAtMs: m((r) => r.firstCallAtMs),
       vsModule: pairs((a, b) => a.tasksPerSec / b.tasksPerSec, moduleRounds),
+      cpuUsPerTask: m((r) => r.cpuUsPerTask) ?? Number.NaN,
+      processCpuMs: m((r) => r.processCpuMs) ?? Number.NaN,
+      cpuVsModule: pairs((a, b) => b.cpuUsPerTask / a.cpuUsPerTask, moduleRounds),
+      cpuOverEngine:
+        c.kind === "raw-libsql" ? null : (pairs((a, b) => a.cpuUsPerTask / b.cpuUsPerTask, engine)?.median ?? null),
       wallVsModule: pairs((a, b) => b.wallMs / a.wallMs, moduleRounds)?.median ?? null,
       overEngine:
         c.kind === "raw-libsql" ? null : (pairs((a, b) => b.tasksPerSec / a.tasksPerSec, engine)?.median ?? null),
@@ -283,6 +311,8 @@ export async function benchFresh(opts: {
       },
       engine: first?.engine ?? "?",
       latency,
+      firstOfType,
+      freshExtraMs: extra.length ? median(extra) : null,
     };
   });
   return { shape, repeat: opts.repeat, rounds: opts.rounds, contenders: results };
