@@ -64,8 +64,8 @@ for (const s of only) if (!ALL.includes(s)) throw new Error(`unknown section ${s
 const rounds = Number(opt("rounds") ?? (quick ? 3 : 9));
 const longRounds = Number(opt("long-rounds") ?? (quick ? 1 : 5));
 const remoteRounds = Number(opt("remote-rounds") ?? (quick ? 1 : 2));
-const scaleOut = (opt("scaleout") ?? (quick ? "1,4,16" : "1,2,4,8,16")).split(",").map(Number);
-const scaleOutTasks = Number(opt("scaleout-tasks") ?? (quick ? 160 : 400));
+const scaleOut = (opt("scaleout") ?? (quick ? "1,16" : "1,2,4,8,16")).split(",").map(Number);
+const scaleOutTasks = Number(opt("scaleout-tasks") ?? (quick ? 120 : 400));
 const size = (s: string) => Number(s.replace(/k$/i, "e3").replace(/m$/i, "e6"));
 const dashboardSizes = (opt("dashboards") ?? "10k,100k,1M").split(",").map(size);
 // Only a full run (every section, full rounds) replaces the record in BENCHMARKS.md / bench/results.*;

@@ -141,6 +141,7 @@ async function actor(): Promise<void> {
   const done: number[] = [];
   const errors: string[] = [];
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (;;) {
     let t = performance.now();
     let task: Awaited<ReturnType<typeof loop.claimNext>>;
@@ -163,8 +164,15 @@ async function actor(): Promise<void> {
     }
   }
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   await db.close();
-  out({ ms, done, errors, latency: { claimNext: round4(claim), completeWithProgress: round4(complete) } });
+  out({
+    ms,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+    done,
+    errors,
+    latency: { claimNext: round4(claim), completeWithProgress: round4(complete) },
+  });
 }
 
 async function imports(): Promise<void> {

@@ -354,8 +354,9 @@ export function renderMarkdown(r: Results): string {
     out.push("### Per-call cost: the package vs raw libsql on the same SQL");
     out.push("");
     out.push(
-      `Median µs per call of interleaved batches, each layer on its own copy of one seeded WAL file${p.tmpfs ? ' on tmpfs (so other tenants\' disk latency does not drown CPU differences; "engine on disk" is the same on the disk file)' : ""}. ` +
-        "engine = raw libsql, the package's statements (the plan) prepared once; driver = the package's LocalClient with that SQL; package = the repository call.",
+      `CPU µs per call (the process's CPU time, all threads), median of interleaved batches, each layer on its own copy of one seeded WAL file${p.tmpfs ? ' on tmpfs (so other tenants\' disk latency does not drown CPU differences; "engine on disk" is the same on the disk file)' : ""}. ` +
+        "engine = raw libsql, the package's statements (the plan) prepared once; driver = the package's LocalClient with that SQL; package = the repository call. " +
+        "The last column is the same ratio by wall time, which on this shared machine also counts waiting for a core.",
     );
     out.push("");
     out.push(
@@ -363,15 +364,16 @@ export function renderMarkdown(r: Results): string {
         [
           "call",
           "per task: fused / API",
-          "engine on disk µs",
-          "engine µs",
-          "driver µs",
-          "package µs",
+          "engine on disk CPU µs",
+          "engine CPU µs",
+          "driver CPU µs",
+          "package CPU µs",
           "**package ÷ engine**",
           "driver share µs",
           "repository share µs",
           "@libsql/client µs",
           "Drizzle query built per call µs",
+          "package ÷ engine, wall",
         ],
         p.layers.map((l) => [
           l.call,
@@ -385,6 +387,7 @@ export function renderMarkdown(r: Results): string {
           fmtUs((l.package - l.driver) / 1000),
           fmtUs(l.libsqlClient / 1000),
           l.builtPerCall === null ? "-" : fmtUs(l.builtPerCall / 1000),
+          fmtRatio(l.wall.package / l.wall.engine),
         ]),
       ),
     );
@@ -395,12 +398,12 @@ export function renderMarkdown(r: Results): string {
       table(
         [
           "form",
-          "engine on disk µs/task",
-          "engine µs/task",
-          "driver µs/task",
-          "package µs/task",
+          "engine on disk CPU µs/task",
+          "engine CPU µs/task",
+          "driver CPU µs/task",
+          "package CPU µs/task",
           "package ÷ engine",
-          "@libsql/client µs/task",
+          "@libsql/client CPU µs/task",
         ],
         p.perTask.map((t) => [
           formLabel(t.form),
@@ -565,6 +568,8 @@ export function renderMarkdown(r: Results): string {
           `${ms(x.latency.claimNext?.p50, 1)} / ${ms(x.latency.claimNext?.p99, 1)}`,
           `${ms(x.latency.completeWithProgress?.p50, 1)} / ${ms(x.latency.completeWithProgress?.p99, 1)}`,
           `${x.perProcess.min}–${x.perProcess.max}`,
+          `${ms(x.cpu.sqldUsPerTask)} / ${ms(x.cpu.actorsUsPerTask)}`,
+          `${ms(x.cpu.sqldCores, 2)} / ${ms(x.cpu.actorsCores, 2)}`,
           x.lost,
           x.doubleCompleted,
           x.errors ? `${x.errors}: ${x.errorSamples.join("; ")}` : 0,

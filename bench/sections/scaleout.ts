@@ -16,7 +16,8 @@
  * shard counters beyond the completed tasks, or a task id reported done by two
  * processes), and the errors the processes saw.
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { RFDatabase } from "../../src/index";
 import { startSqld } from "../../tests/support/sqld";
@@ -37,10 +38,32 @@ export interface ScaleOutRow {
   errorSamples: string[];
   /** Tasks completed by each process (min … max): how evenly the work spread. */
   perProcess: { min: number; max: number };
+  /** CPU time per task (µs) of sqld and of all actor processes together, and how many cores each kept busy on average. */
+  cpu: { sqldUsPerTask: number | null; actorsUsPerTask: number; sqldCores: number | null; actorsCores: number };
 }
+
+/** CPU time (user + system) of a process so far, ms, from /proc (Linux); null elsewhere. */
+function procCpuMs(pid: number | undefined): number | null {
+  if (!pid) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return null;
+  }
+}
+const CLK_TCK = (() => {
+  try {
+    return Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
 
 interface ActorOut {
   ms: number;
+  cpuMs: number;
   done: number[];
   errors: string[];
   latency: Record<string, number[]>;
@@ -121,10 +144,14 @@ export async function benchScaleOut(opts: {
         for (const a of actors) a.child.kill("SIGKILL");
         throw e;
       }
+      const sqld0 = procCpuMs(server.pid);
       const t0 = performance.now();
       for (const a of actors) a.go();
       const outs = await Promise.all(actors.map((a) => a.done));
       const wallMs = performance.now() - t0;
+      const sqld1 = procCpuMs(server.pid);
+      const sqldMs = sqld0 === null || sqld1 === null ? null : sqld1 - sqld0;
+      const actorsMs = outs.reduce((a, o) => a + o.cpuMs, 0);
       // What the database says.
       const counts = await db.actorTasks.countByStatus(eid);
       const shardsCounted = (await db.pipelines.list(eid)).reduce((a, p) => a + p.shardsCompleted, 0);
@@ -155,11 +182,18 @@ export async function benchScaleOut(opts: {
         errors: errors.length,
         errorSamples: [...new Set(errors)].slice(0, 3),
         perProcess: { min: Math.min(...perProc), max: Math.max(...perProc) },
+        cpu: {
+          sqldUsPerTask: sqldMs === null ? null : (sqldMs * 1000) / opts.tasks,
+          actorsUsPerTask: (actorsMs * 1000) / opts.tasks,
+          sqldCores: sqldMs === null ? null : sqldMs / wallMs,
+          actorsCores: actorsMs / wallMs,
+        },
       };
       rows.push(row);
       opts.log(
         `  ${String(n).padStart(2)} processes: ${Math.round(row.tasksPerSec)} tasks/s, claimNext p50/p99 ${latency.claimNext!.p50.toFixed(1)}/${latency.claimNext!.p99.toFixed(1)} ms, ` +
-          `completeWithProgress ${latency.completeWithProgress!.p50.toFixed(1)}/${latency.completeWithProgress!.p99.toFixed(1)} ms; lost ${row.lost}, double ${row.doubleCompleted}, errors ${row.errors}`,
+          `completeWithProgress ${latency.completeWithProgress!.p50.toFixed(1)}/${latency.completeWithProgress!.p99.toFixed(1)} ms; lost ${row.lost}, double ${row.doubleCompleted}, errors ${row.errors}; ` +
+          `CPU: sqld ${row.cpu.sqldCores?.toFixed(2) ?? "?"} cores, actors ${row.cpu.actorsCores.toFixed(2)} cores`,
       );
     } finally {
       await server.stop();
