@@ -557,6 +557,8 @@ export function renderMarkdown(r: Results): string {
           "claimNext p50 / p99 ms",
           "completeWithProgress p50 / p99 ms",
           "tasks per process (min–max)",
+          "CPU µs/task: sqld / actors",
+          "cores busy: sqld / actors",
           "lost",
           "double-completed",
           "errors",
