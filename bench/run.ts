@@ -123,6 +123,7 @@ async function main(): Promise<void> {
     const r: Omit<Results, "goals"> = {
       version: 2,
       startedAt,
+      commit: gitCommit(),
       durationS: 0,
       command: `npx tsx bench/run.ts${argv.length ? ` ${argv.join(" ")}` : ""}`,
       machine: m,
@@ -202,6 +203,20 @@ async function main(): Promise<void> {
   } finally {
     files.cleanup();
     anchor?.remove();
+  }
+}
+
+/** The commit measured (short hash; "+changes" when src/ differs from it). */
+function gitCommit(): string {
+  try {
+    const head = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+    const dirty = execFileSync("git", ["status", "--porcelain", "--", "src", "drizzle"], {
+      cwd: ROOT,
+      encoding: "utf8",
+    }).trim();
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return "?";
   }
 }
 
