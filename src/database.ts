@@ -1,10 +1,11 @@
-import type { Client } from "@libsql/client";
+import type { Client, InStatement } from "@libsql/client";
 import { inArray, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
 import { mapDriverError, RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
 import { assertNotLegacy } from "./legacy/schema";
+import { legacyImports } from "./schema/legacy-imports";
 import { record } from "./validate";
 import { applyMigrations, assertNotAhead, readSchemaState, type MigrateResult, type SchemaState } from "./migrate";
 import {
@@ -151,6 +152,39 @@ export class RFDatabaseBase extends Repositories {
   }
 
   /**
+   * Runs raw SQL statements all or nothing, errors mapped (token scrubbed) like
+   * every other call: on a local database in one write transaction, calling
+   * `onEach(i)` after statement `i` (for a progress bar); on a remote one as
+   * one batch — one request, where an interactive transaction would cost one
+   * per statement and be aborted by sqld after ~5 s. For bulk writes that
+   * Drizzle's builders make slow (`importLegacy`: 100k rows).
+   * @example await db.executeAtomic([{ sql: "DELETE FROM actor_tasks WHERE experiment_id = ?", args: [3] }]);
+   */
+  async executeAtomic(statements: InStatement[], onEach?: (index: number) => void): Promise<void> {
+    if (!Array.isArray(statements)) throw new ValidationError("executeAtomic: statements must be an array");
+    if (statements.length === 0) return;
+    try {
+      if (this.kind === "remote") {
+        await this.#client.batch(statements, "write");
+        for (let i = 0; i < statements.length; i++) onEach?.(i);
+        return;
+      }
+      const tx = await this.#client.transaction("write");
+      try {
+        for (const [i, statement] of statements.entries()) {
+          await tx.execute(statement);
+          onEach?.(i);
+        }
+        await tx.commit();
+      } finally {
+        tx.close(); // rolls back unless committed
+      }
+    } catch (err) {
+      throw mapDriverError(err, this.#options);
+    }
+  }
+
+  /**
    * Runs `fn` in one transaction with the repositories bound to it: everything
    * commits together, or — if `fn` throws — nothing is written and the error
    * is rethrown as it was. Remote: each statement inside is one round trip
@@ -224,8 +258,10 @@ export class RFDatabaseBase extends Repositories {
       .reverse()
       .filter((e) => o.experiments === true || e.root !== true)
       .map((e) => d.delete(e.table));
+    // With the experiments goes the record of what was imported from the Python module (importable again).
+    const all: BatchItem<"sqlite">[] = o.experiments === true ? [...deletes, d.delete(legacyImports)] : deletes;
     try {
-      await d.batch(deletes as [(typeof deletes)[number], ...typeof deletes]);
+      await d.batch(all as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
     } catch (err) {
       throw mapDriverError(err, this.#options);
     }

@@ -68,3 +68,10 @@ export class RFDatabase extends RFDatabaseBase {
 }
 
 export * from "./public";
+export {
+  importLegacy,
+  type ImportLegacyOptions,
+  type ImportProgress,
+  type LegacyImportResult,
+  type NaiveTimes,
+} from "./legacy/import";

@@ -18,7 +18,7 @@
 import { realpathSync } from "node:fs";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import {
   addConnectionOptions,
   DEMO_LIMITS,
@@ -30,6 +30,7 @@ import {
   scrubSecrets,
 } from "./common";
 import type { DemoOptions } from "./demo-command";
+import type { ImportCommandOptions } from "./import-command";
 import type { MigrateCommandOptions } from "./migrate-command";
 import type { StatusCommandOptions } from "./status-command";
 
@@ -140,6 +141,27 @@ export function buildProgram(secrets: readonly string[] = []): Command {
     ["rf-db demo --pipelines 8 --shards 32 --actors 6"],
   );
   addConnectionOptions(demo).action(lazy<DemoOptions>(async () => (await import("./demo-command")).runDemo));
+
+  const importCmd = program
+    .command("import")
+    .argument("[legacy.db]", "a database written by RapidFire's Python module (default: see below)")
+    .description("move a database written by RapidFire's Python module into this package's database")
+    .addOption(
+      new Option("--naive-times <zone>", "read the module's zone-less ISO times (task/context start and end) as")
+        .choices(["local", "utc"])
+        .default("local"),
+    )
+    .option("--no-progress", "no progress bar (it is drawn on a terminal for sources of 10 000 rows or more)");
+  helpAfter(
+    importCmd,
+    "Reads the source read-only and imports it in one transaction; a second run imports nothing.\n" +
+      "Without a file: the Python database at the target's path (the default ~/db/rapidfire.db) is\n" +
+      "renamed aside, unchanged (the new name is printed), and imported into a new database there.",
+    ["rf-db import", "rf-db import ~/old/rapidfire.db --url libsql://my-db.turso.io"],
+  );
+  addConnectionOptions(importCmd).action(async (file: string | undefined, opts: ImportCommandOptions) => {
+    await (await import("./import-command")).runImport(file, opts);
+  });
   return program;
 }
 
@@ -152,7 +174,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const secrets = knownSecrets(argv.slice(2), process.env);
   if (argv.length <= 2) {
     // Commander would print the whole help to stderr; a usage error is one line here.
-    process.stderr.write("rf-db: missing command (migrate, status, demo); see `rf-db --help`\n");
+    process.stderr.write("rf-db: missing command (migrate, status, demo, import); see `rf-db --help`\n");
     return EXIT.USAGE;
   }
   const program = buildProgram(secrets);

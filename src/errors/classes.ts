@@ -17,6 +17,7 @@ export type RFErrorCode =
   | "TRANSACTION_EXPIRED"
   | "CONNECTION"
   | "STORAGE"
+  | "IMPORT"
   | "DRIVER";
 
 export class RFDatabaseError extends Error {
@@ -170,5 +171,30 @@ export class StorageError extends RFDatabaseError {
     options?: { cause?: unknown },
   ) {
     super(message, { cause: options?.cause, code: "STORAGE" });
+  }
+}
+
+/** Why `rf-db import` / `importLegacy` refused a source. */
+export type LegacyImportReason =
+  | "missing" // no such file
+  | "empty" // a 0-byte file, or a database without tables
+  | "not-sqlite" // not a (plain, unencrypted) SQLite database
+  | "not-legacy" // a SQLite database, but not one RapidFire's Python module wrote (e.g. already this package's)
+  | "unreadable" // SQLite could not read it (locked, corrupt, a hot journal that needs a rollback …)
+  | "bad-row" // a row the import cannot carry over (an unknown status, an unreadable time …)
+  | "changed-since-import"; // the same Python database was imported before and has changed since
+
+/**
+ * A database written by RapidFire's Python module could not be imported; the
+ * message names the file (and the row, for `bad-row`). Nothing was written to
+ * the target, and the source is never written to.
+ */
+export class LegacyImportError extends RFDatabaseError {
+  constructor(
+    message: string,
+    readonly reason: LegacyImportReason,
+    options?: { cause?: unknown },
+  ) {
+    super(message, { cause: options?.cause, code: "IMPORT" });
   }
 }

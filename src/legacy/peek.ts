@@ -35,7 +35,14 @@
 import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import Database from "libsql";
-import { classifySchema, groupColumns, legacySchemaError, tableColumnsSql, type SchemaKind } from "./schema";
+import {
+  classifySchema,
+  groupColumns,
+  legacySchemaError,
+  type SchemaKind,
+  type TableColumns,
+  tableColumnsSql,
+} from "./schema";
 
 /** What the first 100 bytes say about a file. */
 export type FileKind = "missing" | "empty" | "not-sqlite" | "sqlite";
@@ -128,9 +135,9 @@ export function openReadOnly(uri: string, busyTimeoutMs = 1000): ReadOnlyFile {
   }
 }
 
-/** Tables and columns of the attached file, classified. */
-export function schemaOf(file: ReadOnlyFile): SchemaKind {
-  return classifySchema(groupColumns(file.db.prepare(tableColumnsSql(SOURCE)).raw(true).all() as unknown[][]));
+/** Tables of the attached file with their columns. */
+export function columnsOf(file: ReadOnlyFile): TableColumns {
+  return groupColumns(file.db.prepare(tableColumnsSql(SOURCE)).raw(true).all() as unknown[][]);
 }
 
 /**
@@ -143,7 +150,7 @@ export function peekSchema(path: string): SchemaKind | null {
   let file: ReadOnlyFile | undefined;
   try {
     file = openReadOnly(uri);
-    return schemaOf(file);
+    return classifySchema(columnsOf(file));
   } catch {
     return null; // the real open reports what is wrong with the file
   } finally {

@@ -85,5 +85,15 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE TRIGGER `interactive_control_pipeline_insert_not_deleted`\nBEFORE INSERT ON `interactive_control`\nFOR EACH ROW WHEN NEW.`status` IN ('pending', 'processing')\n  AND (SELECT `status` FROM `pipelines` WHERE `pipeline_id` = NEW.`pipeline_id`) = 'deleted'\nBEGIN SELECT RAISE(ABORT, 'rf-inferno-db: refused IC operation on a deleted pipeline'); END;",
       "CREATE TRIGGER `interactive_control_pipeline_update_not_deleted`\nBEFORE UPDATE OF `pipeline_id` ON `interactive_control`\nFOR EACH ROW WHEN NEW.`status` IN ('pending', 'processing')\n  AND (SELECT `status` FROM `pipelines` WHERE `pipeline_id` = NEW.`pipeline_id`) = 'deleted'\nBEGIN SELECT RAISE(ABORT, 'rf-inferno-db: refused IC operation on a deleted pipeline'); END;"
     ]
+  },
+  {
+    "tag": "0003_legacy_imports",
+    "when": 1796048121716,
+    "hash": "c9cb39a14189e40d397667f4097b86e8a50550c000d68dcb53fa91f6e281cb05",
+    "statements": [
+      "CREATE TABLE `legacy_imports` (\n\t`import_id` integer PRIMARY KEY AUTOINCREMENT NOT NULL,\n\t`fingerprint` text NOT NULL,\n\t`origin` text NOT NULL,\n\t`source_path` text NOT NULL,\n\t`schema_version` text NOT NULL,\n\t`counts` text NOT NULL,\n\t`created_at` integer DEFAULT (cast(round((julianday('now') - 2440587.5) * 86400000) as integer)) NOT NULL,\n\t`updated_at` integer DEFAULT (cast(round((julianday('now') - 2440587.5) * 86400000) as integer)) NOT NULL,\n\tCONSTRAINT \"legacy_imports_id_check\" CHECK(\"legacy_imports\".\"import_id\" between 0 and 9007199254740991)\n);",
+      "CREATE UNIQUE INDEX `legacy_imports_fingerprint_idx` ON `legacy_imports` (`fingerprint`);",
+      "CREATE INDEX `legacy_imports_origin_idx` ON `legacy_imports` (`origin`);"
+    ]
   }
 ];

@@ -7,4 +7,5 @@ export * from "./contexts";
 export * from "./pipelines";
 export * from "./actor-tasks";
 export * from "./ic-operations";
+export * from "./legacy-imports";
 export { DB_NOW_MS, MAX_SAFE_ID, type Transitions } from "./columns";
