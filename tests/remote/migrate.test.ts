@@ -100,6 +100,7 @@ const EXPECTED_TABLES = [
   "contexts",
   "experiments",
   "interactive_control",
+  "legacy_imports",
   "pipelines",
 ];
 const EXPECTED_BOOKKEEPING = MIGRATIONS.map((m) => ({ hash: m.hash, createdAt: m.when }));
