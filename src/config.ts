@@ -59,10 +59,18 @@ const REMOTE = /^(libsql|https?|wss?):\/\//i;
 export function classifyUrl(url: string): { kind: UrlKind; path?: string } {
   if (url === ":memory:" || url === "file::memory:" || url.startsWith("file::memory:?")) return { kind: "memory" };
   if (REMOTE.test(url)) {
+    if (userInfo(url) !== undefined) {
+      throw new ConfigError(
+        `the database URL ${redactUrl(url)} carries credentials (user:password@), which would end up in logs and ` +
+          "process lists: remove them, and pass the auth token as { authToken } or RF_DB_AUTH_TOKEN " +
+          "(rf-db: --auth-token-file PATH)",
+      );
+    }
     try {
       new URL(url);
-    } catch (cause) {
-      throw new ConfigError(`invalid database URL: ${redactUrl(url)}`, { cause });
+    } catch {
+      // No cause: Node's URL error keeps the whole input (query included) in a property that inspect() prints.
+      throw new ConfigError(`invalid database URL: ${redactUrl(url)}`);
     }
     return { kind: "remote" };
   }
@@ -91,9 +99,22 @@ export function classifyUrl(url: string): { kind: UrlKind; path?: string } {
   );
 }
 
-/** The URL without credentials or query string, safe for messages. */
+/**
+ * The user-info of a `scheme://user:password@host` URL (everything between
+ * `//` and the LAST `@` before the query: a password may itself hold `@` or
+ * `/`), or undefined.
+ */
+function userInfo(url: string): string | undefined {
+  if (/^file:/i.test(url)) return undefined; // a path may hold "@"
+  const m = /^[a-z][a-z0-9+.-]*:\/\/([^?#]*)@/i.exec(url);
+  return m ? m[1] : undefined;
+}
+
+/** The URL without credentials, query string or fragment, safe for messages. */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, "//***@").replace(/\?.*$/, "?…");
+  const info = userInfo(url);
+  const bare = info === undefined ? url : url.replace(`//${info}@`, "//***@");
+  return bare.replace(/[?#].*$/s, "?…");
 }
 
 /**
