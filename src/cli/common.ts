@@ -3,6 +3,7 @@
  * throws on purpose, option parsers, the connection options, and small text
  * helpers. Kept free of side effects so tests and other modules can import it.
  */
+import { readFileSync } from "node:fs";
 import { InvalidArgumentError, type Command } from "commander";
 import { openOptionsOf, type ResolvedConfig } from "../config";
 import { RFDatabaseError } from "../errors";
@@ -35,6 +36,8 @@ export class CliError extends Error {
 export interface ConnectionOptions {
   url?: string;
   authToken?: string;
+  /** A file holding the token (one line; surrounding whitespace ignored). */
+  authTokenFile?: string;
 }
 
 /**
@@ -51,8 +54,74 @@ export function addConnectionOptions(cmd: Command): Command {
     )
     .option(
       "--auth-token <token>",
-      "auth token for a remote URL (default: $RF_DB_AUTH_TOKEN, which is preferable: arguments show up in `ps`)",
-    );
+      "auth token for a remote URL (default: $RF_DB_AUTH_TOKEN; prefer it or --auth-token-file: arguments show up in `ps`)",
+    )
+    .option("--auth-token-file <path>", "read the auth token from this file (e.g. a mounted secret, mode 0600)");
+}
+
+/**
+ * The auth token the options give: `--auth-token`, or the contents of
+ * `--auth-token-file` (trimmed), or undefined (then `$RF_DB_AUTH_TOKEN`).
+ * Both options at once, or a file that cannot be read or is empty, is a usage
+ * error (exit 2) — the message names the path, never the contents.
+ */
+export function tokenOf(opts: ConnectionOptions): string | undefined {
+  if (opts.authTokenFile === undefined) return opts.authToken;
+  if (opts.authToken !== undefined) {
+    throw new CliError("give either --auth-token or --auth-token-file, not both", EXIT.USAGE);
+  }
+  let text: string;
+  try {
+    text = readFileSync(opts.authTokenFile, "utf8");
+  } catch (err) {
+    const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (err as Error).message;
+    throw new CliError(`cannot read --auth-token-file ${opts.authTokenFile}: ${why}`, EXIT.USAGE);
+  }
+  const token = text.trim();
+  if (!token) throw new CliError(`--auth-token-file ${opts.authTokenFile} is empty`, EXIT.USAGE);
+  return token;
+}
+
+/**
+ * `status --watch` and `demo` run for minutes: a token given with
+ * `--auth-token` was visible to every user of the machine while rf-db started
+ * (rf-db then hides it, see `hideTokenArguments`), and stays visible in the
+ * command line of any wrapper (npx, npm run, a shell script) for the whole
+ * run. Said once, on stderr.
+ */
+export function warnIfTokenOnCommandLine(
+  opts: ConnectionOptions,
+  write = (s: string) => process.stderr.write(s),
+): void {
+  if (opts.authToken === undefined) return;
+  write(
+    "rf-db: warning: --auth-token is visible to other users in process lists (and stays so in wrappers such as " +
+      "npx or npm run while this command runs); use --auth-token-file PATH or RF_DB_AUTH_TOKEN instead\n",
+  );
+}
+
+/**
+ * Overwrites this process's command line (what `ps` and /proc/<pid>/cmdline
+ * show every user) with the same arguments but the `--auth-token` value
+ * replaced by `***`, as `mysql -p…` does. Linux and macOS (Node's
+ * `process.title` writes over the original argv memory). Only for the
+ * entry point: returns false when there was nothing to hide.
+ */
+export function hideTokenArguments(argv: readonly string[]): boolean {
+  let hidden = false;
+  const shown = argv.map((arg, i) => {
+    if (argv[i - 1] === "--auth-token") {
+      hidden = true;
+      return "***";
+    }
+    if (arg.startsWith("--auth-token=")) {
+      hidden = true;
+      return "--auth-token=***";
+    }
+    return arg;
+  });
+  if (hidden) process.title = shown.join(" ");
+  return hidden;
 }
 
 /**
@@ -63,9 +132,10 @@ export function addConnectionOptions(cmd: Command): Command {
  * opens exactly that with `openDatabase`.
  */
 export function resolveTarget(opts: ConnectionOptions, migrate: "auto" | boolean = "auto"): ResolvedConfig {
+  const authToken = tokenOf(opts);
   return resolveNodeConfig({
     ...(opts.url === undefined ? {} : { url: opts.url }),
-    ...(opts.authToken === undefined ? {} : { authToken: opts.authToken }),
+    ...(authToken === undefined ? {} : { authToken }),
     migrate,
   });
 }
@@ -108,12 +178,31 @@ export function integerOption(min: number, max: number): (raw: string) => number
  */
 export function knownSecrets(argv: readonly string[], env: NodeJS.ProcessEnv): string[] {
   const secrets: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
+  const value = (name: string, i: number): string | undefined => {
     const arg = argv[i]!;
-    if (arg === "--auth-token" && i + 1 < argv.length) secrets.push(argv[i + 1]!);
-    else if (arg.startsWith("--auth-token=")) secrets.push(arg.slice("--auth-token=".length));
+    if (arg === name && i + 1 < argv.length) return argv[i + 1];
+    return arg.startsWith(`${name}=`) ? arg.slice(name.length + 1) : undefined;
+  };
+  const urls = [env.RF_DB_URL];
+  for (let i = 0; i < argv.length; i++) {
+    const token = value("--auth-token", i);
+    if (token !== undefined) secrets.push(token);
+    const file = value("--auth-token-file", i);
+    if (file !== undefined) {
+      try {
+        secrets.push(readFileSync(file, "utf8").trim());
+      } catch {
+        /* reported when the command resolves its options */
+      }
+    }
+    urls.push(value("--url", i));
   }
   if (env.RF_DB_AUTH_TOKEN) secrets.push(env.RF_DB_AUTH_TOKEN);
+  // The user-info of a URL (refused by the library, and never printed by it): scrubbed here too.
+  for (const url of urls) {
+    const info = url && /^[a-z][a-z0-9+.-]*:\/\/([^?#]*)@/i.exec(url)?.[1];
+    if (info) secrets.push(info, ...info.split(":").filter((p) => p.length >= 4));
+  }
   return secrets.filter((s) => s.length > 0);
 }
 

@@ -17,6 +17,7 @@ import {
   formatDuration,
   openDatabase,
   resolveTarget,
+  warnIfTokenOnCommandLine,
   sleep,
   type ConnectionOptions,
 } from "./common";
@@ -76,6 +77,7 @@ export async function runDemo(
       EXIT.USAGE,
     );
   }
+  warnIfTokenOnCommandLine(opts);
   const tty = Boolean(process.stdout.isTTY);
   const started = Date.now();
 

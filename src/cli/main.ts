@@ -25,6 +25,7 @@ import {
   EXIT,
   errorLine,
   exitCodeOf,
+  hideTokenArguments,
   integerOption,
   knownSecrets,
   scrubSecrets,
@@ -84,7 +85,8 @@ export function buildProgram(secrets: readonly string[] = []): Command {
     .addHelpText(
       "after",
       "\nDatabase: --url, else $RF_DB_URL, else the embedded file:<$RF_DB_PATH or ~/db>/rapidfire.db.\n" +
-        "Auth token for remote URLs: $RF_DB_AUTH_TOKEN (or --auth-token). RF_DB_DEBUG=1 prints stack traces.\n" +
+        "Auth token for remote URLs: $RF_DB_AUTH_TOKEN or --auth-token-file PATH (or --auth-token, visible in `ps`).\n" +
+        "RF_DB_DEBUG=1 prints stack traces.\n" +
         "Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted.",
     );
 
@@ -212,6 +214,8 @@ if (isEntryPoint()) {
     if (err.code === "EPIPE") process.exit(EXIT.OK);
     throw err;
   });
+  // First thing: take a token given with --auth-token out of what `ps` shows every user.
+  hideTokenArguments(process.argv);
   main().then((code) => {
     process.exitCode = code;
   });

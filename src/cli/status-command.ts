@@ -19,6 +19,7 @@ import {
   resolveTarget,
   sleep,
   truncate,
+  warnIfTokenOnCommandLine,
   type ConnectionOptions,
 } from "./common";
 
@@ -239,6 +240,7 @@ function stdoutTerminal(): Terminal {
 export async function runStatus(opts: StatusCommandOptions, term: Terminal = stdoutTerminal()): Promise<void> {
   // Resolved once, to look before creating a missing file, then opened as resolved.
   const target = resolveTarget(opts);
+  if (opts.watch) warnIfTokenOnCommandLine(opts);
   if (target.kind === "file" && target.path && !existsSync(target.path)) {
     if (opts.experiment !== undefined)
       throw new CliError(`experiment ${opts.experiment} not found: ${target.path} does not exist`);
