@@ -3,11 +3,20 @@ import { inArray, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
-import { mapDriverError, RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
+import { ConfigError, mapDriverError, RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
+import { baselineMigrations } from "./baseline";
+import { type CheckResult, checkDatabase } from "./check";
 import { assertNotLegacy } from "./legacy/schema";
 import { legacyImports } from "./schema/legacy-imports";
 import { record } from "./validate";
-import { applyMigrations, assertNotAhead, readSchemaState, type MigrateResult, type SchemaState } from "./migrate";
+import {
+  applyMigrations,
+  assertNotAhead,
+  readSchemaState,
+  unrecordedError,
+  type MigrateResult,
+  type SchemaState,
+} from "./migrate";
 import {
   ActorTaskRepository,
   ContextRepository,
@@ -57,6 +66,11 @@ export interface Connector {
    * with its native module, which must never reach an edge bundle.
    */
   orm(client: Client): Database;
+  /**
+   * An empty in-memory database, where `db.check()` applies the migrations to
+   * get the schema to compare with. Node only (edge runtimes have no local SQLite).
+   */
+  scratch?: () => Client;
 }
 
 export type { ResetCounts } from "./repositories";
@@ -72,6 +86,7 @@ export class RFDatabaseBase extends Repositories {
   readonly kind: UrlKind;
   readonly #client: Client;
   readonly #options: RepositoryOptions;
+  #scratch: (() => Client) | undefined;
   declare readonly drizzle: Database;
 
   protected constructor(client: Client, config: ResolvedConfig, orm: Database) {
@@ -98,6 +113,7 @@ export class RFDatabaseBase extends Repositories {
     try {
       client = await connector.connect(config);
       const db = create(client, config, connector.orm(client));
+      db.#scratch = connector.scratch;
       await db.#prepareSchema(config);
       return db;
     } catch (err) {
@@ -121,6 +137,7 @@ export class RFDatabaseBase extends Repositories {
         `<a local copy of it> --url <the new database's URL>`,
       );
     }
+    if (state.state === "unrecorded") throw unrecordedError(`the database at ${this.url}`, `--url ${this.url}`);
     if (state.pending.length > 0) {
       throw new SchemaVersionError(
         `the database at ${this.url} is behind this package (${state.pending.length} pending migration(s): ` +
@@ -133,10 +150,48 @@ export class RFDatabaseBase extends Repositories {
 
   /**
    * Applies pending migrations (safe when several processes do it at once).
+   * With `{ baseline: true }` (`rf-db migrate --baseline`), for a database whose tables were made
+   * without the migrator (`drizzle-kit push`): checks they match the migrations, creates what push
+   * leaves out (triggers, views, indexes), and records every migration; refuses, writing nothing,
+   * when they differ (`SchemaVersionError` listing the differences).
    * @example const { applied } = await db.migrate(); console.log(applied.map((m) => m.tag));
    */
-  async migrate(options?: { onApplied?: (m: { tag: string }) => void }): Promise<MigrateResult> {
-    return applyMigrations(this.#client, { ...options, ...this.#options, url: this.url });
+  async migrate(options?: {
+    onApplied?: (m: { tag: string }) => void;
+    baseline?: boolean;
+  }): Promise<MigrateResult & { created?: string[]; baselined?: boolean }> {
+    const o = { onApplied: options?.onApplied, ...this.#options, url: this.url };
+    if (options?.baseline === true) {
+      return baselineMigrations(this.#client, this.#needScratch("migrate({ baseline: true })"), {
+        ...o,
+        where: `the database at ${this.url}`,
+      });
+    }
+    return applyMigrations(this.#client, o);
+  }
+
+  /**
+   * SQLite's integrity and foreign-key checks, the migration records, and the
+   * live schema (tables, columns, constraints, indexes, triggers) compared
+   * with what the migrations define. Never writes. Node only: the reference
+   * schema is built in a local in-memory database.
+   * @example const { ok, problems } = await db.check(); if (!ok) console.error(problems.join("\n"));
+   */
+  async check(): Promise<CheckResult> {
+    const scratch = this.#needScratch("check()");
+    try {
+      return await checkDatabase(this.#client, scratch);
+    } catch (err) {
+      throw mapDriverError(err, this.#options);
+    }
+  }
+
+  #needScratch(what: string): () => Client {
+    if (this.#scratch) return this.#scratch;
+    throw new ConfigError(
+      `db.${what} builds the reference schema in a local in-memory SQLite database, which this runtime does not have: ` +
+        `run it on Node (\`npx rf-db check --url …\`, \`npx rf-db migrate --baseline --url …\`)`,
+    );
   }
 
   /**

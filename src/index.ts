@@ -20,6 +20,7 @@ import { retryWhileLocked } from "./driver/busy-retry";
 import { openRemoteClient } from "./driver/remote";
 import { ConfigError } from "./errors";
 import { assertNotLegacyFile } from "./legacy/peek";
+import { unrecordedError } from "./migrate";
 import { defaultDatabaseUrl } from "./node-config";
 
 export { defaultDatabaseUrl };
@@ -27,6 +28,7 @@ export { defaultDatabaseUrl };
 const nodeConnector: Connector = {
   defaultUrl: defaultDatabaseUrl,
   orm: (client) => drizzle(client, { schema }),
+  scratch: () => openLocalClient({ path: ":memory:" }),
   async connect(config: ResolvedConfig): Promise<Client> {
     if (config.kind === "remote") {
       try {
@@ -43,7 +45,12 @@ const nodeConnector: Connector = {
         throw new ConfigError(`cannot create the database directory ${dirname(path)}`, { cause });
       }
       // Before anything opens it for writing (WAL switch, migrations) — whatever `migrate` says.
-      assertNotLegacyFile(path, config.url === defaultDatabaseUrl() ? "" : `--url file:${path}`);
+      const args = config.url === defaultDatabaseUrl() ? "" : `--url file:${path}`;
+      const seen = assertNotLegacyFile(path, args);
+      // The package's tables without migration records (drizzle-kit push): migrating would fail half-way.
+      if (config.migrate !== false && seen?.kind === "package" && !seen.recorded) {
+        throw unrecordedError(`the database file ${path}`, args);
+      }
     }
     // Opening sets WAL mode; when several processes open a new file at once SQLite can answer
     // SQLITE_BUSY at once (deadlock avoidance skips the busy handler), so opening retries too.

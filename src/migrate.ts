@@ -1,8 +1,11 @@
 import type { Client } from "@libsql/client";
+import { getTableName, is } from "drizzle-orm";
+import { SQLiteTable } from "drizzle-orm/sqlite-core";
 import { gather, mapDriverError, SchemaVersionError } from "./errors";
 import { assertNotLegacy, LEGACY_GUARD_SQL } from "./legacy/schema";
 import { MIGRATIONS } from "./migrations/bundle";
 import type { Migration } from "./migrations/types";
+import * as schema from "./schema";
 
 export type { Migration } from "./migrations/types";
 export { MIGRATIONS } from "./migrations/bundle";
@@ -26,7 +29,12 @@ export { MIGRATIONS } from "./migrations/bundle";
 
 const TABLE = "__drizzle_migrations";
 
-export type SchemaStateKind = "empty" | "behind" | "current" | "ahead" | "diverged";
+/**
+ * `unrecorded`: the package's tables exist but no migration is recorded — a
+ * database made by `drizzle-kit push` (or a copy without its bookkeeping).
+ * `rf-db migrate --baseline` verifies the tables and records the migrations.
+ */
+export type SchemaStateKind = "empty" | "behind" | "current" | "ahead" | "diverged" | "unrecorded";
 
 export interface SchemaState {
   state: SchemaStateKind;
@@ -42,13 +50,7 @@ export async function readSchemaState(
   client: Client,
   migrations: readonly Migration[] = MIGRATIONS,
 ): Promise<SchemaState> {
-  let applied: { hash: string; createdAt: number }[] = [];
-  try {
-    const rs = await client.execute(`SELECT hash, created_at FROM ${TABLE} ORDER BY created_at`);
-    applied = rs.rows.map((r) => ({ hash: String(r[0]), createdAt: Number(r[1]) }));
-  } catch (err) {
-    if (!String((err as Error)?.message ?? err).includes("no such table")) throw err;
-  }
+  const { applied, unrecorded } = await readRecords(client);
   const latest = migrations[migrations.length - 1];
   const last = applied.length ? applied[applied.length - 1]!.createdAt : undefined;
   const pending = migrations.filter((m) => last === undefined || m.when > last);
@@ -56,9 +58,78 @@ export async function readSchemaState(
   let state: SchemaStateKind;
   if (applied.some((a) => byWhen.has(a.createdAt) && byWhen.get(a.createdAt) !== a.hash)) state = "diverged";
   else if (latest && last !== undefined && last > latest.when) state = "ahead";
+  else if (unrecorded) state = "unrecorded";
   else if (applied.length === 0) state = migrations.length ? "empty" : "current";
   else state = pending.length ? "behind" : "current";
   return { state, applied, pending, latest };
+}
+
+type Applied = { hash: string; createdAt: number }[];
+
+/**
+ * The migration records, and whether the package's tables exist without any
+ * (`unrecorded`) — in one statement, so both come from one snapshot: the
+ * migrator commits a migration's tables and its record together, so what is
+ * seen here is never half of another process's migration.
+ */
+async function readRecords(client: Client): Promise<{ applied: Applied; unrecorded: boolean }> {
+  const names = tableNames();
+  const tables = `(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN (${names.map(() => "?").join(", ")}))`;
+  try {
+    const rs = await client.execute({
+      sql: `SELECT 0 AS k, hash, created_at FROM ${TABLE} UNION ALL SELECT 1, NULL, ${tables} ORDER BY k, created_at`,
+      args: names,
+    });
+    const applied = rs.rows
+      .filter((r) => Number(r[0]) === 0)
+      .map((r) => ({ hash: String(r[1]), createdAt: Number(r[2]) }));
+    const present = Number(rs.rows.find((r) => Number(r[0]) === 1)?.[2] ?? 0);
+    return { applied, unrecorded: applied.length === 0 && present > 0 };
+  } catch (err) {
+    if (!String((err as Error)?.message ?? err).includes("no such table")) throw err;
+  }
+  // No bookkeeping table. The migrator creates it before any table of the package, so tables seen now
+  // mean push-made — unless another process created the bookkeeping (and migrated) in between: then
+  // read the records again.
+  const rs = await client.execute({
+    sql: `SELECT ${tables}, (SELECT count(*) FROM sqlite_master WHERE name = '${TABLE}')`,
+    args: names,
+  });
+  const present = Number(rs.rows[0]?.[0] ?? 0);
+  if (Number(rs.rows[0]?.[1] ?? 0) > 0) return readRecords(client);
+  return { applied: [], unrecorded: present > 0 };
+}
+
+/** The package's table names (from the schema: every Drizzle table). */
+let packageTables: string[] | undefined;
+function tableNames(): string[] {
+  packageTables ??= Object.values(schema)
+    .filter((t) => is(t, SQLiteTable))
+    .map((t) => getTableName(t as SQLiteTable));
+  return packageTables;
+}
+
+/**
+ * Like LEGACY_GUARD_SQL: fails ("malformed JSON") the migrator's first batch, so nothing is written,
+ * when the package's tables exist without the bookkeeping table (a database made by `drizzle-kit push`).
+ */
+function unrecordedGuardSql(): string {
+  const names = tableNames()
+    .map((n) => `'${n.replace(/'/g, "''")}'`)
+    .join(", ");
+  return `SELECT json(m.name) FROM sqlite_master AS m WHERE m.type = 'table' AND m.name IN (${names})
+  AND NOT EXISTS (SELECT 1 FROM sqlite_master WHERE name = '${TABLE}') LIMIT 1`;
+}
+
+/** The error for a database whose tables exist without their migration records. */
+export function unrecordedError(where: string, baselineArgs = ""): SchemaVersionError {
+  return new SchemaVersionError(
+    `${where} has the package's tables but no record of its migrations (created by \`drizzle-kit push\`, or copied ` +
+      `without its bookkeeping), so which migrations it has cannot be known: run \`npx rf-db migrate --baseline` +
+      `${baselineArgs ? ` ${baselineArgs}` : ""}\`, which checks that the tables match the migrations and records them. ` +
+      "Nothing was written.",
+    "unrecorded",
+  );
 }
 
 export interface MigrateOptions {
@@ -117,6 +188,7 @@ export async function applyMigrations(client: Client, options: MigrateOptions = 
       .batch(
         [
           LEGACY_GUARD_SQL,
+          unrecordedGuardSql(),
           `CREATE TABLE IF NOT EXISTS ${TABLE} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)`,
           `CREATE UNIQUE INDEX IF NOT EXISTS ${TABLE}_hash_uq ON ${TABLE} (hash)`,
         ],
@@ -126,12 +198,21 @@ export async function applyMigrations(client: Client, options: MigrateOptions = 
         if (gather(err).text.includes("malformed JSON")) {
           const where = options.url ? `the database at ${options.url}` : "the database";
           await assertNotLegacy(client, where, "<a local copy of it> --url <the new database's URL>");
+          if ((await readSchemaState(client, migrations)).state === "unrecorded") {
+            throw unrecordedError(where, options.url ? `--url ${options.url}` : "");
+          }
         }
         throw err;
       });
     for (let attempt = 0; ; attempt++) {
       const state = await readSchemaState(client, migrations);
       assertNotAhead(state, "the database");
+      if (state.state === "unrecorded") {
+        throw unrecordedError(
+          options.url ? `the database at ${options.url}` : "the database",
+          options.url ? `--url ${options.url}` : "",
+        );
+      }
       if (state.pending.length === 0) return { applied: mine, state };
       // One migration per batch, so progress can be reported and a later
       // failure leaves the earlier ones committed (as drizzle-kit does per run).

@@ -3,6 +3,7 @@ export type { OpenOptions, UrlKind } from "./config";
 export { Repositories, type TransactionScope, type ResetCounts } from "./database";
 export * from "./errors/classes";
 export { MIGRATIONS, type Migration, type SchemaState, type SchemaStateKind, type MigrateResult } from "./migrate";
+export type { CheckResult } from "./check";
 export {
   ActorTaskRepository,
   ContextRepository,

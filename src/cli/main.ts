@@ -30,6 +30,7 @@ import {
   knownSecrets,
   scrubSecrets,
 } from "./common";
+import type { CheckCommandOptions } from "./check-command";
 import type { DemoOptions } from "./demo-command";
 import type { ImportCommandOptions } from "./import-command";
 import type { MigrateCommandOptions } from "./migrate-command";
@@ -92,14 +93,30 @@ export function buildProgram(secrets: readonly string[] = []): Command {
 
   const migrate = program
     .command("migrate")
-    .description("apply pending schema migrations to a database (run it as part of a deploy)");
+    .description("apply pending schema migrations to a database (run it as part of a deploy)")
+    .option(
+      "--baseline",
+      "for a database made by drizzle-kit push (tables, no migration records): check the tables match the migrations, then record them",
+    );
   helpAfter(migrate, "Prints each migration it applied, or that the database was already up to date.", [
     "RF_DB_AUTH_TOKEN=... rf-db migrate --url libsql://my-db.turso.io",
     "rf-db migrate                       # the embedded default database",
+    "rf-db migrate --baseline            # adopt a database made by drizzle-kit push",
   ]);
   addConnectionOptions(migrate).action(
     lazy<MigrateCommandOptions>(async () => (await import("./migrate-command")).runMigrate),
   );
+
+  const check = program
+    .command("check")
+    .description(
+      "check a database: SQLite integrity, foreign keys, migration records, and its tables against the migrations (never writes)",
+    );
+  helpAfter(check, "Prints `ok: <url>`, or one problem per line and exits 1.", [
+    "rf-db check",
+    "rf-db check --url libsql://my-db.turso.io --auth-token-file ~/.turso-token",
+  ]);
+  addConnectionOptions(check).action(lazy<CheckCommandOptions>(async () => (await import("./check-command")).runCheck));
 
   const status = program
     .command("status")
@@ -176,7 +193,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const secrets = knownSecrets(argv.slice(2), process.env);
   if (argv.length <= 2) {
     // Commander would print the whole help to stderr; a usage error is one line here.
-    process.stderr.write("rf-db: missing command (migrate, status, demo, import); see `rf-db --help`\n");
+    process.stderr.write("rf-db: missing command (migrate, check, status, demo, import); see `rf-db --help`\n");
     return EXIT.USAGE;
   }
   const program = buildProgram(secrets);

@@ -5,7 +5,10 @@
  */
 import { openDatabase, type ConnectionOptions } from "./common";
 
-export interface MigrateCommandOptions extends ConnectionOptions {}
+export interface MigrateCommandOptions extends ConnectionOptions {
+  /** Adopt a database made without the migrator (drizzle-kit push): verify its tables, record the migrations. */
+  baseline?: boolean;
+}
 
 /**
  * Applies pending migrations and says what it did, one line per migration.
@@ -19,6 +22,25 @@ export async function runMigrate(
   // this command does it explicitly so it can report each step.
   const db = await openDatabase(opts, false);
   try {
+    if (opts.baseline) {
+      print(`Baselining ${db.url}`);
+      const { applied, created, baselined } = await db.migrate({
+        baseline: true,
+        onApplied: (m) => print(`  recorded ${m.tag}`),
+      });
+      if (applied.length === 0) {
+        print("Already recorded: the migrations are recorded in this database; nothing to do.");
+        return;
+      }
+      if (!baselined) {
+        print(`None of the package's tables existed: applied ${applied.length} migration(s) instead.`);
+        return;
+      }
+      print("The tables match the migrations.");
+      for (const c of created ?? []) print(`  created ${c} (not made by drizzle-kit push)`);
+      print(`Done: recorded ${applied.length} migration${applied.length === 1 ? "" : "s"} as applied.`);
+      return;
+    }
     print(`Migrating ${db.url}`);
     const { applied, state } = await db.migrate({ onApplied: (m) => print(`  applied ${m.tag}`) });
     const latest = state.latest?.tag ?? "none";

@@ -100,12 +100,14 @@ export class LeaseLostError extends InvalidTransitionError {
 /**
  * The database schema does not match the package's migrations: behind, ahead,
  * diverged, or `legacy` — written by RapidFire's Python module (move it over
- * with `rf-db import`; nothing is written to it).
+ * with `rf-db import`; nothing is written to it) — or `unrecorded`: the
+ * package's tables without their migration records (`drizzle-kit push`; run
+ * `rf-db migrate --baseline`).
  */
 export class SchemaVersionError extends RFDatabaseError {
   constructor(
     message: string,
-    readonly state: "behind" | "ahead" | "diverged" | "legacy",
+    readonly state: "behind" | "ahead" | "diverged" | "legacy" | "unrecorded",
     options?: { cause?: unknown },
   ) {
     super(message, { cause: options?.cause, code: "SCHEMA_VERSION" });

@@ -163,9 +163,11 @@ export function peekSchema(path: string): SchemaKind | null {
  * and migrates it): a legacy Python database is refused with a
  * `SchemaVersionError` naming `rf-db import`, before anything touches it.
  * Costs one read-only open (about a millisecond) when the file exists.
+ * Returns what it saw (the caller also refuses a database made by `drizzle-kit push`).
  * `importArgs`: what to pass `rf-db import` to move this file (e.g. `--url file:…`).
  */
-export function assertNotLegacyFile(path: string, importArgs: string): void {
+export function assertNotLegacyFile(path: string, importArgs: string): SchemaKind | null {
   const schema = peekSchema(path);
   if (schema?.kind === "legacy") throw legacySchemaError(`the database file ${path}`, schema.version, importArgs);
+  return schema;
 }

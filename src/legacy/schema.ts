@@ -22,7 +22,7 @@ export type TableColumns = ReadonlyMap<string, ReadonlySet<string>>;
 export type SchemaKind =
   | { kind: "empty" }
   | { kind: "legacy"; version: LegacyVersion }
-  | { kind: "package" }
+  | { kind: "package"; recorded: boolean }
   | { kind: "unknown"; tables: string[] };
 
 /** Every table of `schema` (main, or an attached one) with its columns, in one statement (SQLite 3.16+). */
@@ -59,7 +59,9 @@ export function classifySchema(tables: TableColumns): SchemaKind {
   const names = [...tables.keys()].filter((t) => !t.startsWith("sqlite_"));
   if (names.length === 0) return { kind: "empty" };
   const pipelines = tables.get("pipelines");
-  if (tables.has("__drizzle_migrations") || pipelines?.has("experiment_id")) return { kind: "package" };
+  // `recorded`: the migration bookkeeping exists (a database made by `drizzle-kit push` has none).
+  if (tables.has("__drizzle_migrations") || pipelines?.has("experiment_id"))
+    return { kind: "package", recorded: tables.has("__drizzle_migrations") };
   if (tables.has("experiments") && pipelines) {
     if (pipelines.has("pipeline_config")) return { kind: "legacy", version: "6dd53c1" };
     if (pipelines.has("model_config_json")) return { kind: "legacy", version: "6158eec" };

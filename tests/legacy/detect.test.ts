@@ -201,8 +201,11 @@ describe("classifySchema", () => {
       classifySchema(
         cols({ experiments: ["experiment_id"], pipelines: ["pipeline_id", "experiment_id", "pipeline_config"] }),
       ),
-    ).toEqual({ kind: "package" });
-    expect(classifySchema(cols({ __drizzle_migrations: ["id"], pipelines: ["x"] }))).toEqual({ kind: "package" });
+    ).toEqual({ kind: "package", recorded: false });
+    expect(classifySchema(cols({ __drizzle_migrations: ["id"], pipelines: ["x"] }))).toEqual({
+      kind: "package",
+      recorded: true,
+    });
     expect(classifySchema(cols({ users: ["id"] }))).toEqual({ kind: "unknown", tables: ["users"] });
   });
 });
