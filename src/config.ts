@@ -43,6 +43,8 @@ export interface ResolvedConfig {
   busyTimeoutMs: number;
   busyRetryMs: number;
   requestTimeoutMs: number;
+  /** Keys whose string values are stored as "***" in JSON configs (undefined: the repositories' default). */
+  redactKeys?: RegExp | undefined;
 }
 
 type Env = Record<string, string | undefined>;

@@ -90,7 +90,7 @@ export class RFDatabaseBase extends Repositories {
   declare readonly drizzle: Database;
 
   protected constructor(client: Client, config: ResolvedConfig, orm: Database) {
-    const options = { secret: config.authToken, database: databaseLabel(config) };
+    const options = { secret: config.authToken, database: databaseLabel(config), redactKeys: config.redactKeys };
     super(orm, options);
     this.#client = client;
     this.#options = options;

@@ -18,8 +18,18 @@ export {
   type CreatePipelineInput,
   type Database,
   type Executor,
+  type ExperimentResources,
+  type FlatConfig,
+  type LineageEntry,
   type PipelineProgress,
+  type PipelineSummary,
   type Transaction,
+  canonicalJson,
+  configHash,
+  DEFAULT_REDACT_KEYS,
+  flattenConfig,
+  mergeConfig,
+  redactSecrets,
 } from "./repositories";
 export {
   ACTOR_TASK_STATUSES,

@@ -44,6 +44,21 @@ export function duration(value: unknown, field: string): number {
   return value;
 }
 
+/** An amount that may be fractional (CPUs or GPUs per actor: 0.5 shares a device): finite, >= 0. */
+export function amount(value: unknown, field: string): number {
+  if (typeof value !== "number" || !Number.isFinite(value) || value < 0) {
+    throw new ValidationError(`${field} must be a finite number >= 0, got ${describe(value)}`, { field });
+  }
+  return value;
+}
+
+/** A boolean (no truthy strings or numbers). */
+export function flag(value: unknown, field: string): boolean {
+  if (typeof value !== "boolean")
+    throw new ValidationError(`${field} must be a boolean, got ${describe(value)}`, { field });
+  return value;
+}
+
 /** Free text. Must be well-formed UTF-16 so it is stored exactly (a lone surrogate would be replaced). */
 export function text(value: unknown, field: string, opts: { nonEmpty?: boolean } = {}): string {
   if (typeof value !== "string") {

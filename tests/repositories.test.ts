@@ -270,7 +270,7 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
       await expect(makePipeline(db, { experimentId: 888_888 })).rejects.toBeInstanceOf(NotFoundError);
       await expect(makePipeline(db, { experimentId, contextId: 888_888 })).rejects.toBeInstanceOf(NotFoundError);
       expect(await db.pipelines.list(experimentId)).toEqual([]);
-      await expect(makePipeline(db, { experimentId, modelConfig: null })).rejects.toBeInstanceOf(ValidationError);
+      await expect(makePipeline(db, { experimentId, pipelineType: "" })).rejects.toBeInstanceOf(ValidationError);
       await expect(makePipeline(db, { experimentId, status: "running" as never })).rejects.toBeInstanceOf(
         ValidationError,
       );

@@ -95,5 +95,15 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE UNIQUE INDEX `legacy_imports_fingerprint_idx` ON `legacy_imports` (`fingerprint`);",
       "CREATE INDEX `legacy_imports_origin_idx` ON `legacy_imports` (`origin`);"
     ]
+  },
+  {
+    "tag": "0004_run_model_summaries",
+    "when": 1796049461646,
+    "hash": "0c8df69c5e01bb5922639ad9a0ecd85544aaedeb9adfe9c871c14838bb0ba6bc",
+    "statements": [
+      "DROP INDEX `pipelines_parent_idx`;",
+      "CREATE INDEX `pipelines_summary_idx` ON `pipelines` (`experiment_id`,`pipeline_id`,`status`,`current_shard_id`,`shards_completed`,`total_samples_processed`,`updated_at`,`parent_pipeline_id`,`pipeline_name`,`pipeline_type`,`metric_run_id`,`source`);",
+      "CREATE INDEX `pipelines_parent_idx` ON `pipelines` (`parent_pipeline_id`) WHERE \"pipelines\".\"parent_pipeline_id\" is not null;"
+    ]
   }
 ];

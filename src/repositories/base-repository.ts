@@ -7,6 +7,7 @@ import { type CompiledQuery, type RowOf, StatementCache } from "./engine";
 import type { Entity, RowOfEntity } from "./entity";
 import type { Database, Executor, RepositoryOptions } from "./executor";
 import type { Fields, InputSpec } from "./input";
+import { redactFields } from "./redact";
 import { updateOf } from "./update";
 
 export type { Database, Executor, RepositoryOptions, Schema, Transaction } from "./executor";
@@ -115,10 +116,11 @@ export abstract class BaseRepository<E extends Entity = Entity> {
    * INSERT of an input spec's fields (input.ts) as the compiled statement
    * `create`; returns the new row's id — the driver's `lastInsertRowid`, so
    * no RETURNING row is built and fetched. `overrides` replaces a field's
-   * placeholder (see `InputSpec.placeholders`).
+   * placeholder (see `InputSpec.placeholders`). Secrets in JSON fields are
+   * redacted here (redact.ts), so no entity's create can forget it.
    */
   protected async insert(
-    spec: Pick<InputSpec<Fields>, "placeholders">,
+    spec: Pick<InputSpec<Fields>, "placeholders" | "jsonFields">,
     values: Record<string, unknown>,
     foreignKey?: ErrorContext["foreignKey"],
     overrides?: Record<string, unknown>,
@@ -126,7 +128,8 @@ export abstract class BaseRepository<E extends Entity = Entity> {
     const stmt = this.compiled("create", () =>
       (this.db as Database).insert(this.entity.table).values(spec.placeholders(overrides)).prepare(),
     );
-    return this.insertedId(await this.settle(stmt.run(values), foreignKey));
+    const stored = redactFields(spec, values, this.options.redactKeys);
+    return this.insertedId(await this.settle(stmt.run(stored), foreignKey));
   }
 
   /** The id of the row an INSERT (run through `CompiledQuery.run`) created. */

@@ -4,6 +4,7 @@ import * as v from "../validate";
 import { defineEntity } from "./entity";
 import { field, type InputOf, inputSpec } from "./input";
 import { TimedLifecycleRepository } from "./lifecycle";
+import { redactFields } from "./redact";
 
 const p = sql.placeholder;
 
@@ -38,7 +39,7 @@ export class ContextRepository extends TimedLifecycleRepository<typeof contextEn
    * @example const ctxId = await db.contexts.create({ contextHash: sha, ragConfig: { k: 5 } });
    */
   async create(input: CreateContextInput): Promise<number> {
-    const values = contextInput.parse(input);
+    const values = redactFields(contextInput, contextInput.parse(input), this.options.redactKeys);
     const stmt = this.compiled("create", () =>
       this.db
         .insert(contexts)

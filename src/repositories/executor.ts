@@ -15,4 +15,6 @@ export interface RepositoryOptions {
   secret?: string | undefined;
   /** Named by a StorageError: the file's path or the URL without credentials. */
   database?: string | undefined;
+  /** Keys whose string values are stored as "***" in JSON configs (redact.ts); default DEFAULT_REDACT_KEYS. */
+  redactKeys?: RegExp | undefined;
 }

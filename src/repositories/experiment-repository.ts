@@ -1,4 +1,5 @@
 import { desc, eq, sql } from "drizzle-orm";
+import { ValidationError } from "../errors";
 import { EXPERIMENT_STATUSES, EXPERIMENT_TRANSITIONS, experiments, type Experiment } from "../schema";
 import * as v from "../validate";
 import { slot } from "./base-repository";
@@ -16,19 +17,46 @@ export const experimentEntity = defineEntity(experiments, {
   transitions: EXPERIMENT_TRANSITIONS,
 });
 
-/** `experiments.create`'s input; defaults (numShards 0, status `running`) are the schema's. */
+/** `experiments.create`'s input; defaults (numShards 0, experimentMode `evals`, status `running`) are the schema's. */
 export const experimentInput = inputSpec(experiments, {
   experimentName: field.text({ nonEmpty: true }),
   numActors: field.count(),
   numShards: field.count().optional(),
   numCpus: field.count().nullable(),
   numGpus: field.count().nullable(),
-  /** Stored as `metricExperimentId` (rows carry both names). */
-  mlflowExperimentId: field.text().nullable().column("metricExperimentId"),
+  /** The metric logger's (MLflow, Trackio …) experiment id; `mlflowExperimentId` is accepted as its alias. */
+  metricExperimentId: field.text().nullable(),
+  /** Resources per actor, fractional (0.5 GPU: two actors share a device). */
+  numCpusPerActor: field.amount().nullable(),
+  numGpusPerActor: field.amount().nullable(),
+  /** Defaults to `evals`. */
+  experimentMode: field.text({ nonEmpty: true }).optional(),
   /** Defaults to `running`. */
   status: field.oneOf(EXPERIMENT_STATUSES).optional(),
 });
-export interface CreateExperimentInput extends InputOf<typeof experimentInput> {}
+export interface CreateExperimentInput extends InputOf<typeof experimentInput> {
+  /** The first release's name of `metricExperimentId` (give either; both must agree). */
+  mlflowExperimentId?: string | null;
+}
+
+/** `experiments.setResources`'s input: what is omitted stays as it is; null clears a per-actor amount. */
+export interface ExperimentResources {
+  numActors?: number;
+  numCpusPerActor?: number | null;
+  numGpusPerActor?: number | null;
+}
+
+/** `mlflowExperimentId` folded into `metricExperimentId` (ValidationError when both are given and differ). */
+function withoutAlias(input: CreateExperimentInput): Record<string, unknown> {
+  const { mlflowExperimentId, ...rest } = v.record(input, "input") as Record<string, unknown>;
+  if (mlflowExperimentId === undefined) return rest;
+  if (rest.metricExperimentId !== undefined && rest.metricExperimentId !== mlflowExperimentId) {
+    throw new ValidationError("metricExperimentId and its alias mlflowExperimentId differ: give one of them", {
+      field: "mlflowExperimentId",
+    });
+  }
+  return { ...rest, metricExperimentId: mlflowExperimentId };
+}
 
 /** A stored row plus `mlflowExperimentId`, the first release's name of `metricExperimentId`. */
 function withAlias(row: typeof experiments.$inferSelect | null | undefined): Experiment | null {
@@ -42,9 +70,44 @@ export class ExperimentRepository extends LifecycleRepository<typeof experimentE
   /**
    * Creates an experiment and returns its id.
    * @example const id = await db.experiments.create({ experimentName: "llama-sweep", numActors: 4, numShards: 64 });
+   * @example await db.experiments.create({ experimentName: "rag", numActors: 2, numGpusPerActor: 0.5, metricExperimentId: "mlflow-7" });
    */
   async create(input: CreateExperimentInput): Promise<number> {
-    return this.insert(experimentInput, experimentInput.parse(input));
+    return this.insert(experimentInput, experimentInput.parse(withoutAlias(input)));
+  }
+
+  /**
+   * Changes the actor count and the resources per actor (RapidFire sizes its
+   * actors once it knows the cluster). Omitted fields stay as they are; null
+   * clears a per-actor amount. One statement; NotFoundError for a missing id.
+   * @example await db.experiments.setResources(id, { numActors: 8, numCpusPerActor: 3.75, numGpusPerActor: 0.5 });
+   */
+  async setResources(id: number, resources: ExperimentResources): Promise<void> {
+    const experimentId = v.id(id, "experimentId");
+    const r = v.record(resources, "resources");
+    const given = (k: keyof ExperimentResources) => r[k] !== undefined;
+    if (!given("numActors") && !given("numCpusPerActor") && !given("numGpusPerActor")) {
+      throw new ValidationError("setResources needs numActors, numCpusPerActor or numGpusPerActor", {
+        field: "resources",
+      });
+    }
+    const perActor = (k: "numCpusPerActor" | "numGpusPerActor") => (r[k] === null ? null : v.amount(r[k], k));
+    const params = {
+      id: experimentId,
+      numActors: given("numActors") ? v.count(r.numActors, "numActors") : null,
+      setCpus: given("numCpusPerActor") ? 1 : 0,
+      cpus: given("numCpusPerActor") ? perActor("numCpusPerActor") : null,
+      setGpus: given("numGpusPerActor") ? 1 : 0,
+      gpus: given("numGpusPerActor") ? perActor("numGpusPerActor") : null,
+    };
+    const e = experiments;
+    // A flag per nullable amount: "omitted" (keep) and "null" (clear) must differ.
+    const set = () => ({
+      numActors: sql`coalesce(${p("numActors")}, ${e.numActors})`,
+      numCpusPerActor: sql`case when ${p("setCpus")} = 1 then ${p("cpus")} else ${e.numCpusPerActor} end`,
+      numGpusPerActor: sql`case when ${p("setGpus")} = 1 then ${p("gpus")} else ${e.numGpusPerActor} end`,
+    });
+    await this.updateById("setResources", set, params);
   }
 
   /**

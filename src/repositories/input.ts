@@ -71,6 +71,10 @@ export const field = {
   count: () => make<number>(v.count),
   /** Seconds (finite, >= 0). */
   duration: () => make<number>(v.duration),
+  /** A non-negative number, fractions allowed (resources per actor). */
+  amount: () => make<number>(v.amount),
+  /** A boolean. */
+  flag: () => make<boolean>(v.flag),
   /** Well-formed text without NUL; `nonEmpty` refuses "". */
   text: (opts: { nonEmpty?: boolean } = {}) => make<string>((x, n) => v.text(x, n, opts)),
   /** One of a fixed set (a status, an operation). */
@@ -117,6 +121,8 @@ interface Step {
 /** An entity's (or an argument's) input: see the module comment. */
 export class InputSpec<S extends Fields> {
   readonly #steps: Step[];
+  /** The fields stored in a JSON column (their secrets are redacted before storage: redact.ts). */
+  readonly jsonFields: readonly string[];
 
   constructor(
     readonly table: SQLiteTable | null,
@@ -134,6 +140,10 @@ export class InputSpec<S extends Fields> {
         fallback: fromColumn ?? f.fallback ?? null,
       };
     });
+    const columns = table ? getTableColumns(table) : {};
+    this.jsonFields = Object.entries(fields)
+      .filter(([key, f]) => columns[f.columnKey ?? key]?.dataType === "json")
+      .map(([key]) => key);
   }
 
   /**

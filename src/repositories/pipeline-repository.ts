@@ -1,4 +1,5 @@
 import { asc, eq, sql } from "drizzle-orm";
+import { ValidationError } from "../errors";
 import { PIPELINE_STATUSES, PIPELINE_TRANSITIONS, pipelines, type Pipeline, type PipelineStatus } from "../schema";
 import { statusesLeadingTo } from "../schema/transitions";
 import * as v from "../validate";
@@ -6,6 +7,8 @@ import { slot } from "./base-repository";
 import { defineEntity } from "./entity";
 import { field, type InputOf, inputSpec } from "./input";
 import { LifecycleRepository } from "./lifecycle";
+import { configViews } from "./pipeline-config";
+import { type LineageEntry, lineageQuery, type PipelineSummary, summaryFields } from "./pipeline-summary";
 import { updateOf } from "./update";
 
 const p = sql.placeholder;
@@ -20,17 +23,33 @@ export const pipelineEntity = defineEntity(pipelines, {
 
 /**
  * `pipelines.create`'s input; the status default (`new`) is the schema's.
- * `modelConfig` and `samplingParams` are NOT NULL columns: null is refused by the spec.
+ * The run model (RapidFire 6dd53c1) describes a pipeline by `pipelineConfig`
+ * (opaque), `configJson` and its flattened view; the first release's
+ * `pipelineName`, `modelConfig` and `samplingParams` are optional.
  */
 export const pipelineInput = inputSpec(pipelines, {
   experimentId: field.id(),
-  pipelineName: field.text({ nonEmpty: true }),
   pipelineType: field.text({ nonEmpty: true }),
-  modelConfig: field.json(),
-  samplingParams: field.json(),
+  pipelineName: field.text({ nonEmpty: true }).nullable(),
+  modelConfig: field.json().optional(),
+  samplingParams: field.json().optional(),
   contextId: field.id().nullable(),
   /** Defaults to `new`. */
   status: field.oneOf(PIPELINE_STATUSES).optional(),
+  /** The full configuration as the caller encodes it (RapidFire: base64 of dill): stored and returned unchanged. */
+  pipelineConfig: field.text().nullable(),
+  /** The JSON-serialisable configuration (analytics, display, clones). */
+  configJson: field.json().optional(),
+  /** Dotted keys → leaf values; computed from `configJson` when omitted (pipeline-config.ts). */
+  flattenedConfig: field.json().optional(),
+  /** Derived: sha256 of the canonical flattened configuration. Given, it must equal what is derived. */
+  configHash: field.text().nullable(),
+  /** The metric logger's run id; unique among pipelines. */
+  metricRunId: field.text({ nonEmpty: true }).nullable(),
+  /** The pipeline this one was cloned from. */
+  parentPipelineId: field.id().nullable(),
+  /** Where the pipeline came from (`user`, `clone`, `import` …). */
+  source: field.text({ nonEmpty: true }).nullable(),
 });
 export interface CreatePipelineInput extends InputOf<typeof pipelineInput> {}
 
@@ -97,11 +116,98 @@ export class PipelineRepository extends LifecycleRepository<typeof pipelineEntit
    */
   async create(input: CreatePipelineInput): Promise<number> {
     const values = pipelineInput.parse(input);
+    const views = await configViews(values.configJson, values.flattenedConfig, this.options.redactKeys);
+    if (values.configHash !== null && values.configHash !== views.configHash) {
+      throw new ValidationError(
+        `configHash ${JSON.stringify(values.configHash)} is not the hash of the flattened configuration (${views.configHash}); omit it to have it derived`,
+        { field: "configHash" },
+      );
+    }
     const fk =
-      values.contextId === null
+      values.contextId === null && values.parentPipelineId === null
         ? { entity: "experiment", id: values.experimentId }
-        : { entity: "experiment or context", id: undefined };
-    return this.insert(pipelineInput, values, fk);
+        : { entity: "experiment, context or parent pipeline", id: undefined };
+    return this.#uniqueRun(values.metricRunId, this.insert(pipelineInput, { ...values, ...views }, fk));
+  }
+
+  /**
+   * Records the metric logger's run id of the pipeline (null clears it); a
+   * run id already used by another pipeline is a ValidationError naming it.
+   * @example await db.pipelines.setMetricRunId(pid, "9f1c0e…");
+   */
+  async setMetricRunId(id: number, runId: string | null): Promise<void> {
+    const pipelineId = v.id(id, "pipelineId");
+    const metricRunId = runId === null ? null : v.text(runId, "runId", { nonEmpty: true });
+    const set = () => ({ metricRunId: slot("runId") });
+    await this.#uniqueRun(metricRunId, this.updateById("setMetricRunId", set, { id: pipelineId, runId: metricRunId }));
+  }
+
+  /**
+   * The pipeline whose metric run id is `runId`, or `null` (unique index `pipelines_metric_run_idx`).
+   * @example const pl = await db.pipelines.getByMetricRunId("9f1c0e…");
+   */
+  async getByMetricRunId(runId: string): Promise<Pipeline | null> {
+    const metricRunId = v.text(runId, "runId", { nonEmpty: true });
+    const stmt = this.rows("getByMetricRunId", () => ({ where: eq(pipelines.metricRunId, p("runId")), limit: 1 }));
+    return (await this.settle(stmt.get({ runId: metricRunId }))) ?? null;
+  }
+
+  /**
+   * Sets the shard the pipeline is working on (the other counters are unchanged).
+   * @example await db.pipelines.setCurrentShard(pid, 12);
+   */
+  async setCurrentShard(id: number, shardId: number): Promise<void> {
+    const pipelineId = v.id(id, "pipelineId");
+    const shard = v.count(shardId, "shardId");
+    await this.updateById("setCurrentShard", () => ({ currentShardId: slot("shard") }), { id: pipelineId, shard });
+  }
+
+  /**
+   * The experiment's pipelines without their configurations (no JSON column,
+   * no opaque payload), ordered by id — what a dashboard polls. Read from the
+   * covering index `pipelines_summary_idx` alone: no table row is touched.
+   * @example for (const s of await db.pipelines.listSummaries(eid)) console.log(s.pipelineId, s.status, s.shardsCompleted);
+   */
+  async listSummaries(experimentId: number): Promise<PipelineSummary[]> {
+    const eid = v.id(experimentId, "experimentId");
+    const stmt = this.compiled("listSummaries", () =>
+      this.db
+        .select(summaryFields)
+        .from(pipelines)
+        .where(eq(pipelines.experimentId, p("experimentId")))
+        .orderBy(asc(pipelines.pipelineId))
+        .prepare(),
+    );
+    return this.settle(stmt.all({ experimentId: eid }));
+  }
+
+  /**
+   * The pipeline's family line through `parentPipelineId` (clones), as
+   * summaries with a `depth`: its ancestors from the root down (depth -n …
+   * -1), the pipeline itself (0), then its descendants breadth first (1, 2 …;
+   * by id within a depth). `[]` when the pipeline does not exist. One
+   * statement (a recursive CTE over the primary key and
+   * `pipelines_parent_idx`); a cycle written by raw SQL ends the walk.
+   * @example const line = await db.pipelines.lineage(pid); const root = line[0];
+   */
+  async lineage(id: number): Promise<LineageEntry[]> {
+    const pipelineId = v.id(id, "pipelineId");
+    const stmt = this.compiled("lineage", () => lineageQuery(this.db).prepare());
+    return this.settle(stmt.all({ id: pipelineId }));
+  }
+
+  /** `write`, with a duplicate metric run id reported as a ValidationError naming the pipeline that has it. */
+  async #uniqueRun<T>(runId: string | null, write: Promise<T>): Promise<T> {
+    try {
+      return await write;
+    } catch (err) {
+      if (runId === null || !(err instanceof ValidationError) || !/metric_run_id/.test(err.message)) throw err;
+      const owner = await this.getByMetricRunId(runId).catch(() => null);
+      throw new ValidationError(
+        `metricRunId ${JSON.stringify(runId)} already belongs to pipeline ${owner?.pipelineId ?? "(another)"}: a metric run has one pipeline`,
+        { field: "metricRunId", cause: err },
+      );
+    }
   }
 
   /**

@@ -66,11 +66,33 @@ export const pipelines = sqliteTable(
       sql`${t.currentShardId} >= 0 and ${t.shardsCompleted} between 0 and 9007199254740991 and ${t.totalSamplesProcessed} between 0 and 9007199254740991`,
     ),
     // list(experimentId): WHERE experiment_id = ? ORDER BY pipeline_id; also the experiment's ON DELETE CASCADE.
+    // (Its columns never change, so only inserts and deletes write it.)
     index("pipelines_experiment_idx").on(t.experimentId, t.pipelineId),
+    // listSummaries(experimentId): the same range, read from the index alone — it holds every summary
+    // column (repositories/pipeline-summary.ts). Cost: a progress update rewrites the pipeline's entry
+    // here (BENCHMARKS.md, "Run model"). Without pipelines_experiment_idx beside it, the planner
+    // scans the table for list() once statistics say one experiment holds most pipelines.
+    index("pipelines_summary_idx").on(
+      t.experimentId,
+      t.pipelineId,
+      t.status,
+      t.currentShardId,
+      t.shardsCompleted,
+      t.totalSamplesProcessed,
+      t.updatedAt,
+      t.parentPipelineId,
+      t.pipelineName,
+      t.pipelineType,
+      t.metricRunId,
+      t.source,
+    ),
     // The context's ON DELETE SET NULL looks pipelines up by context_id.
     index("pipelines_context_idx").on(t.contextId),
-    // lineage(id) walks children; a deleted parent's ON DELETE SET NULL finds them here.
-    index("pipelines_parent_idx").on(t.parentPipelineId),
+    // lineage(id) walks children; a deleted parent's ON DELETE SET NULL finds them here. Partial: most
+    // pipelines have no parent, and ANALYZE counting their NULLs as one value would tell the planner
+    // the index is useless (it then scanned it on every pipelines INSERT's foreign-key check, and
+    // built an automatic index for lineage). `parent_pipeline_id = ?` implies NOT NULL, so both use it.
+    index("pipelines_parent_idx").on(t.parentPipelineId).where(sql`${t.parentPipelineId} is not null`),
     // getByMetricRunId(runId); at most one pipeline per metric run.
     uniqueIndex("pipelines_metric_run_idx").on(t.metricRunId),
   ],

@@ -141,6 +141,7 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await one(r, "setError", () => db.experiments.setError(id, "oops"));
     expect(await one(r, "getError", () => db.experiments.getError(id))).toBe("oops");
     await one(r, "setNumShards", () => db.experiments.setNumShards(id, 8));
+    await one(r, "setResources", () => db.experiments.setResources(id, { numActors: 3, numGpusPerActor: 0.5 }));
     // failures the database reports: still one request
     await expectFailureCost(2, "experiments.setStatus(missing)", NotFoundError, () =>
       db.experiments.setStatus(999_999, "failed"),
@@ -215,6 +216,25 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await one(r, "fail", () => db.pipelines.fail(id, "OOM"));
     await expectFailureCost(2, "pipelines.resume(deleted)", InvalidTransitionError, () => db.pipelines.resume(moved));
     await expectCost(2, "pipelines.delete(deleted): a no-op", () => db.pipelines.delete(moved));
+    // The run model: the configuration views are computed before the one request.
+    const child = await expectCost(1, "pipelines.create(configJson, parent, metric run)", () =>
+      db.pipelines.create({
+        experimentId,
+        pipelineType: "vllm",
+        configJson: { sampling_params: { temperature: 0.1 } },
+        parentPipelineId: id,
+        metricRunId: "rt-run",
+      }),
+    );
+    await one(r, "setMetricRunId", () => db.pipelines.setMetricRunId(id, "rt-run-0"));
+    expect((await one(r, "getByMetricRunId", () => db.pipelines.getByMetricRunId("rt-run")))?.pipelineId).toBe(child);
+    await one(r, "setCurrentShard", () => db.pipelines.setCurrentShard(id, 3));
+    expect(await one(r, "listSummaries", () => db.pipelines.listSummaries(experimentId))).toHaveLength(2);
+    expect((await one(r, "lineage", () => db.pipelines.lineage(child))).map((e) => e.depth)).toEqual([-1, 0]);
+    // error path only: the INSERT, then one read naming the pipeline that has the run id
+    await expectFailureCost(2, "pipelines.create(duplicate metricRunId)", ValidationError, () =>
+      db.pipelines.create({ experimentId, pipelineType: "vllm", metricRunId: "rt-run" }),
+    );
     await expectFailureCost(1, "pipelines.create(missing experiment)", NotFoundError, () =>
       db.pipelines.create({
         experimentId: 999_999,

@@ -41,6 +41,11 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
   { repo: "experiments", method: "setError", run: (db, i) => db.experiments.setError(i.experimentId, "x") },
   { repo: "experiments", method: "getError", run: (db, i) => db.experiments.getError(i.experimentId) },
   { repo: "experiments", method: "setNumShards", run: (db, i) => db.experiments.setNumShards(i.experimentId, 64) },
+  {
+    repo: "experiments",
+    method: "setResources",
+    run: (db, i) => db.experiments.setResources(i.experimentId, { numActors: 2, numGpusPerActor: 0.5 }),
+  },
 
   {
     repo: "contexts",
@@ -136,6 +141,31 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
     method: "resume(refused)",
     run: (db, i) => db.pipelines.resume(i.movedPipelineId!).catch(() => undefined),
   },
+  {
+    repo: "pipelines",
+    method: "create(run model)",
+    run: (db, i) =>
+      db.pipelines.create({
+        experimentId: i.experimentId,
+        pipelineType: "vllm",
+        configJson: { a: { b: 1 } },
+        parentPipelineId: i.pipelineId,
+        metricRunId: `qp-run-${i.pipelineId}`,
+      }),
+  },
+  {
+    repo: "pipelines",
+    method: "getByMetricRunId",
+    run: (db, i) => db.pipelines.getByMetricRunId(`run-${i.pipelineId}`),
+  },
+  {
+    repo: "pipelines",
+    method: "setMetricRunId",
+    run: (db, i) => db.pipelines.setMetricRunId(i.pipelineId, `qp-r-${i.pipelineId}`),
+  },
+  { repo: "pipelines", method: "setCurrentShard", run: (db, i) => db.pipelines.setCurrentShard(i.pipelineId, 2) },
+  { repo: "pipelines", method: "listSummaries", run: (db, i) => db.pipelines.listSummaries(i.experimentId) },
+  { repo: "pipelines", method: "lineage", run: (db, i) => db.pipelines.lineage(i.pipelineId) },
 
   {
     repo: "actorTasks",
@@ -292,6 +322,7 @@ export async function seedRows(db: Repositories): Promise<Ids> {
     startedAt: new Date(),
   });
   const icId = await db.icOperations.create({ operation: "stop", pipelineId });
+  await db.pipelines.setMetricRunId(pipelineId, `run-${pipelineId}`);
   return { experimentId, pipelineId, contextId, taskId, runningTaskId, icId };
 }
 
@@ -322,8 +353,13 @@ export async function seed(db: RFDatabase, skewed: boolean): Promise<Ids> {
         await tx.icOperations.create({ operation: "resume", pipelineId: pid });
         await tx.contexts.create({ contextHash: `h${p}` });
       }
-      for (let k = 0; k < 50; k++)
-        await tx.experiments.create({ experimentName: `old-${k % 10}`, numActors: 1, status: "completed" });
+      // Older experiments, each with its own finished pipelines (a long-lived database holds many
+      // experiments: a query by experiment selects a small part of the pipelines).
+      for (let k = 0; k < 50; k++) {
+        const old = await tx.experiments.create({ experimentName: `old-${k % 10}`, numActors: 1, status: "completed" });
+        for (let q = 0; q < 2; q++)
+          await tx.pipelines.create({ experimentId: old, pipelineType: "vllm", status: "completed" });
+      }
     });
     await db.client.execute("ANALYZE");
   }

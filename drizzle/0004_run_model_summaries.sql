@@ -1,0 +1,3 @@
+DROP INDEX `pipelines_parent_idx`;--> statement-breakpoint
+CREATE INDEX `pipelines_summary_idx` ON `pipelines` (`experiment_id`,`pipeline_id`,`status`,`current_shard_id`,`shards_completed`,`total_samples_processed`,`updated_at`,`parent_pipeline_id`,`pipeline_name`,`pipeline_type`,`metric_run_id`,`source`);--> statement-breakpoint
+CREATE INDEX `pipelines_parent_idx` ON `pipelines` (`parent_pipeline_id`) WHERE "pipelines"."parent_pipeline_id" is not null;
