@@ -11,6 +11,8 @@ export {
   IcOperationRepository,
   PipelineRepository,
   type AdvanceProgressInput,
+  type CloneRequest,
+  type CloneRequestData,
   type CreateActorTaskInput,
   type CreateContextInput,
   type CreateExperimentInput,
@@ -29,6 +31,7 @@ export {
   DEFAULT_REDACT_KEYS,
   flattenConfig,
   mergeConfig,
+  PIPELINE_MOVES,
   redactSecrets,
 } from "./repositories";
 export {

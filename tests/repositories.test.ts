@@ -491,8 +491,13 @@ describe.each(BACKENDS)("repositories on %s", (backendName) => {
           processedAt: null,
         });
       }
-      const clone = await db.icOperations.create({ operation: "clone", requestData: { from: pipelineId } });
-      expect((await db.icOperations.get(clone))!.pipelineId).toBeNull();
+      const experimentId = (await db.pipelines.get(pipelineId))!.experimentId;
+      const clone = await db.icOperations.create({
+        operation: "clone",
+        experimentId,
+        requestData: { from: pipelineId },
+      });
+      expect(await db.icOperations.get(clone)).toMatchObject({ pipelineId: null, experimentId });
       await expect(db.icOperations.create({ operation: "stop" })).rejects.toBeInstanceOf(ValidationError);
       await expect(db.icOperations.create({ operation: "pause" as never, pipelineId })).rejects.toBeInstanceOf(
         ValidationError,

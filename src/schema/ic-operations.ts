@@ -26,6 +26,13 @@ export const IC_TRANSITIONS: Transitions<IcStatus> = {
   cancelled: [],
 };
 
+/**
+ * The dedupe key of a live (pending/processing) operation, null otherwise: the expression the
+ * unique index below is built on, and the conflict target of `icOperations.create`'s upsert
+ * (SQLite matches the two by their text).
+ */
+export const LIVE_DEDUPE_KEY = "(case when status = 'pending' or status = 'processing' then dedupe_key end)";
+
 /** The interactive-control queue (SQL table `interactive_control`, the Python module's name). */
 export const icOperations = sqliteTable(
   "interactive_control",
@@ -65,9 +72,7 @@ export const icOperations = sqliteTable(
     // create({ dedupeKey }): at most one live (pending/processing) operation per key. An expression
     // index rather than a partial one: with a partial index on the table SQLite 3.45's planner picks
     // odd plans for unrelated whole-table reads (a secondary index scan plus a sort).
-    uniqueIndex("interactive_control_dedupe_idx").on(
-      sql.raw("(case when status = 'pending' or status = 'processing' then dedupe_key end)"),
-    ),
+    uniqueIndex("interactive_control_dedupe_idx").on(sql.raw(LIVE_DEDUPE_KEY)),
   ],
 );
 

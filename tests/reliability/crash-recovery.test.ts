@@ -174,7 +174,7 @@ async function scenario(backend: "file" | "sqld", url: string) {
       status: "completed",
       contextId: readyCtx,
     });
-    await db.icOperations.create({ operation: "clone", requestData: { from: pipelineIds[0] } });
+    await db.icOperations.create({ operation: "clone", experimentId, requestData: { from: pipelineIds[0] } });
     await db.icOperations.create({ operation: "resume", pipelineId: donePipeline });
     const claimed = await db.icOperations.claimNext(); // the oldest pending one → processing (left alone by a reset)
     expect(claimed).not.toBeNull();

@@ -1376,7 +1376,7 @@ async function resetAndSeed(db: RFDatabase): Promise<void> {
   await db.actorTasks.create({ experimentId: e2, pipelineId: p3, actorId: 0, shardId: 0, status: "failed" });
   void t1;
   await db.icOperations.create({ operation: "stop", pipelineId: p1 });
-  await db.icOperations.create({ operation: "clone", requestData: { from: p2 } });
+  await db.icOperations.create({ operation: "clone", experimentId: e1, requestData: { from: p2 } });
   const ic3 = await db.icOperations.create({ operation: "resume", pipelineId: p2, requestData: null });
   await db.icOperations.setStatus(ic3, "failed", "already running");
 }

@@ -357,6 +357,30 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await expectFailureCost(0, "icOperations.create(stop without pipeline)", ValidationError, () =>
       db.icOperations.create({ operation: "stop" }),
     );
+    // dedupe: the second create is the same upsert, one request, the same id
+    await db.pipelines.setStatus(pipelineId, "ongoing");
+    const stop = await expectCost(1, "icOperations.create(dedupeKey)", () =>
+      db.icOperations.create({ operation: "stop", pipelineId, dedupeKey: "rt-stop" }),
+    );
+    expect(
+      await expectCost(1, "icOperations.create(dedupe hit)", () =>
+        db.icOperations.create({ operation: "stop", pipelineId, dedupeKey: "rt-stop" }),
+      ),
+    ).toBe(stop);
+    // apply: a move is one atomic batch, also when refused; a clone reads, then writes
+    expect(await one(r, "apply", () => db.icOperations.apply(stop))).toBe(pipelineId);
+    await expectFailureCost(1, "icOperations.apply(already completed)", InvalidTransitionError, () =>
+      db.icOperations.apply(stop),
+    );
+    const again = await db.icOperations.create({ operation: "stop", pipelineId });
+    await expectFailureCost(1, "icOperations.apply(refused: already stopped)", InvalidTransitionError, () =>
+      db.icOperations.apply(again),
+    );
+    const clone = await expectCost(1, "icOperations.create(clone request)", () =>
+      db.icOperations.create({ operation: "clone", experimentId, parentPipelineId: pipelineId, config: { t: 1 } }),
+    );
+    const childId = await expectCost(2, "icOperations.apply(clone)", () => db.icOperations.apply(clone));
+    expect((await db.pipelines.get(childId))?.parentPipelineId).toBe(pipelineId);
   });
 
   it("every public method of the five repositories was measured above", () => {

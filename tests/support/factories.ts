@@ -46,5 +46,7 @@ export async function makeTask(db: Repositories, overrides: Partial<CreateActorT
 
 export async function makeIcOperation(db: Repositories, overrides: Partial<CreateIcOperationInput> = {}) {
   const pipelineId = overrides.pipelineId ?? (overrides.operation === "clone" ? null : await makePipeline(db));
-  return db.icOperations.create({ operation: "stop", ...overrides, pipelineId });
+  // Every new operation belongs to an experiment: its pipeline's, else (a clone without one) its own.
+  const experimentId = overrides.experimentId ?? (pipelineId === null ? await makeExperiment(db) : undefined);
+  return db.icOperations.create({ operation: "stop", ...overrides, pipelineId, experimentId });
 }

@@ -255,6 +255,43 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
   { repo: "icOperations", method: "listAll", run: (db) => db.icOperations.listAll() },
   { repo: "icOperations", method: "claimNext", run: (db) => db.icOperations.claimNext() },
   { repo: "icOperations", method: "setStatus", run: (db, i) => db.icOperations.setStatus(i.icId, "completed") },
+  {
+    repo: "icOperations",
+    method: "create(dedupeKey)",
+    run: (db, i) => db.icOperations.create({ operation: "resume", pipelineId: i.pipelineId, dedupeKey: "qp-key" }),
+  },
+  {
+    repo: "icOperations",
+    method: "create(clone request)",
+    run: (db, i) =>
+      db.icOperations.create({
+        operation: "clone",
+        experimentId: i.experimentId,
+        parentPipelineId: i.pipelineId,
+        config: { t: 1 },
+      }),
+  },
+  {
+    repo: "icOperations",
+    method: "apply(clone)",
+    run: async (db, i) => {
+      const icId = await db.icOperations.create({
+        operation: "clone",
+        experimentId: i.experimentId,
+        parentPipelineId: i.pipelineId,
+        config: { t: 2 },
+      });
+      return db.icOperations.apply(icId).catch(() => undefined);
+    },
+  },
+  {
+    repo: "icOperations",
+    method: "apply",
+    run: async (db, i) => {
+      const icId = await db.icOperations.create({ operation: "delete", pipelineId: i.pipelineId });
+      return db.icOperations.apply(icId).catch(() => undefined);
+    },
+  },
 ];
 
 export interface Captured {
