@@ -6,26 +6,19 @@
  * RFC 8785 canonical JSON, the hash, and the clone merge.
  */
 import { createHash } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import Database from "libsql";
 import { describe, expect, it } from "vitest";
 import { canonicalJson, configHash, flattenConfig, mergeConfig } from "../src/index";
-
-/** `../shared` beside the clone (CI), or two levels up from a worktree; RF_SHARED_DIR overrides. */
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const SHARED = [process.env.RF_SHARED_DIR, resolve(ROOT, "../shared"), resolve(ROOT, "../../shared")].find(
-  (d): d is string => !!d && existsSync(join(d, "fixtures/legacy/rapidfire-6dd53c1.db")),
-);
+import { copyFixture, SHARED_DIR } from "./support/shared";
 
 /** The (pipeline_config_json, flattened_config) pairs the Python module wrote, read from a copy. */
 function upstreamPairs(): { json: string; flat: string }[] {
   const dir = mkdtempSync(join(tmpdir(), "rf-flatten-"));
   try {
-    const copy = join(dir, "legacy.db");
-    copyFileSync(join(SHARED!, "fixtures/legacy/rapidfire-6dd53c1.db"), copy);
+    const copy = copyFixture("rapidfire-6dd53c1.db", dir);
     const raw = new Database(copy, { readonly: true });
     const rows = raw
       .prepare("select pipeline_config_json as json, flattened_config as flat from pipelines order by pipeline_id")
@@ -38,7 +31,7 @@ function upstreamPairs(): { json: string; flat: string }[] {
 }
 
 describe("flattenConfig", () => {
-  it.skipIf(!SHARED)("reproduces the flattened_config upstream stored for each pipeline (6dd53c1 fixture)", () => {
+  it.skipIf(!SHARED_DIR)("reproduces the flattened_config upstream stored for each pipeline (6dd53c1 fixture)", () => {
     const pairs = upstreamPairs();
     expect(pairs.length).toBeGreaterThan(0);
     for (const { json, flat } of pairs) {
