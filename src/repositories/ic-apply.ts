@@ -8,7 +8,7 @@
  * one before it wrote:
  *
  *   take     operation pending|processing → processing, only if its pipeline
- *            may make the move (PIPELINE_MOVES, from the transition table)
+ *            may make the move (the named moves' start statuses: PIPELINE_MOVES)
  *   move     the pipeline → stopped / ongoing / deleted        if take wrote
  *   complete operation processing → completed (processedAt)    if move wrote
  *   refuse   operation still live → failed, with the reason (the pipeline is
@@ -31,32 +31,20 @@
  */
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { InvalidTransitionError, NotFoundError, RFDatabaseError, ValidationError } from "../errors";
-import {
-  DB_NOW_MS,
-  icOperations,
-  PIPELINE_STATUSES,
-  PIPELINE_TRANSITIONS,
-  type PipelineStatus,
-  pipelines,
-} from "../schema";
+import { DB_NOW_MS, icOperations, pipelines } from "../schema";
 import { CompiledQuery, type RowOf } from "./engine";
 import type { Executor } from "./executor";
 import { insertSelect } from "./insert-select";
 import { configViews, mergeConfig } from "./pipeline-config";
+import { PIPELINE_MOVES } from "./pipeline-repository";
 import { updateOf } from "./update";
 
 const p = sql.placeholder;
 
-/** What an operation does to its pipeline: the status it moves it to. */
-export const PIPELINE_MOVES = { stop: "stopped", resume: "ongoing", delete: "deleted" } as const;
-type Move = keyof typeof PIPELINE_MOVES;
-const MOVES = Object.keys(PIPELINE_MOVES) as Move[];
-
-/** The statuses a move may start from: those whose transitions allow its target (resume: only a stopped pipeline). */
-export function movableFrom(op: Move): PipelineStatus[] {
-  const to = PIPELINE_MOVES[op];
-  return PIPELINE_STATUSES.filter((s) => PIPELINE_TRANSITIONS[s].includes(to) && (op !== "resume" || s === "stopped"));
-}
+/** The pipeline move each operation makes: `pipelines.stop/resume/delete`'s (target, start statuses). */
+const MOVE_OF = { stop: PIPELINE_MOVES.stop, resume: PIPELINE_MOVES.resume, delete: PIPELINE_MOVES.delete } as const;
+type Move = keyof typeof MOVE_OF;
+const MOVES = Object.keys(MOVE_OF) as Move[];
 
 /** What apply needs of its repository (its protected parts, handed over as functions). */
 export interface ApplyHost {
@@ -74,11 +62,11 @@ const list = (xs: readonly string[]) => sql.raw(xs.map(lit).join(", "));
 /** `(operation = 'stop' and <status> in ('new', 'ongoing')) or …` */
 const allowedMove = (status: SQL) =>
   sql.join(
-    MOVES.map((m) => sql`(${ic.operation} = ${sql.raw(lit(m))} and ${status} in (${list(movableFrom(m))}))`),
+    MOVES.map((m) => sql`(${ic.operation} = ${sql.raw(lit(m))} and ${status} in (${list(MOVE_OF[m].from)}))`),
     sql` or `,
   );
 /** `case operation when 'stop' then 'stopped' … end` */
-const targetOf = sql`case ${ic.operation} ${sql.raw(MOVES.map((m) => `when ${lit(m)} then ${lit(PIPELINE_MOVES[m])}`).join(" "))} end`;
+const targetOf = sql`case ${ic.operation} ${sql.raw(MOVES.map((m) => `when ${lit(m)} then ${lit(MOVE_OF[m].to)}`).join(" "))} end`;
 /** A value of the operation `:ic`, as a scalar subquery. */
 const ofOp = (value: SQL) => sql`(select ${value} from ${ic} where ${ic.icId} = ${p("ic")})`;
 /** A clone's parent: its pipelineId, else (rows of the Python module) the id in its request. */
@@ -235,7 +223,7 @@ export async function applyOperation(h: ApplyHost, icId: number): Promise<number
 function refusedMove(state: State): RFDatabaseError {
   const id = state.pipelineId ?? -1;
   if (state.targetStatus === null) return new NotFoundError("pipeline", id, { message: state.error ?? undefined });
-  return new InvalidTransitionError("pipeline", id, state.targetStatus, PIPELINE_MOVES[state.operation as Move]);
+  return new InvalidTransitionError("pipeline", id, state.targetStatus, MOVE_OF[state.operation as Move].to);
 }
 
 /** The clone's second batch; the child's id, or undefined when the parent changed meanwhile (read again). */

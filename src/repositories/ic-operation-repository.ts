@@ -1,5 +1,5 @@
 import { asc, desc, eq, sql } from "drizzle-orm";
-import { NotFoundError, ValidationError } from "../errors";
+import { InvalidTransitionError, NotFoundError, ValidationError } from "../errors";
 // One name inside the package: "IC operation" (icOperations, IcOperation…); the SQL table keeps the
 // Python module's name `interactive_control`, and the schema still exports `interactiveControl` as an alias.
 import {
@@ -117,7 +117,7 @@ export class IcOperationRepository extends BaseRepository<typeof icOperationEnti
    * Queues an operation as `pending` and returns its id. Its experiment is
    * its pipeline's (an `experimentId` that differs is a ValidationError); a
    * missing pipeline is a NotFoundError, a deleted one (it accepts no IC
-   * operation) a ValidationError. With `dedupeKey`, while an operation with
+   * operation) an InvalidTransitionError. With `dedupeKey`, while an operation with
    * that key is pending or processing, its id is returned and nothing is
    * added — one statement (an upsert on a unique index), so a double-clicked
    * stop, or two processes asking at once, yield one operation.
@@ -168,8 +168,8 @@ export class IcOperationRepository extends BaseRepository<typeof icOperationEnti
     const pipeline = await this.settle(stmt.get({ id: pipelineId }));
     if (!pipeline) throw new NotFoundError("pipeline", pipelineId);
     if (pipeline.status === "deleted")
-      throw new ValidationError(`pipeline ${pipelineId} is deleted: it accepts no IC operation`, {
-        field: "pipelineId",
+      throw new InvalidTransitionError("pipeline", pipelineId, "deleted", "IC operation", {
+        message: `pipeline ${pipelineId} is deleted: it accepts no IC operation; nothing was written`,
       });
     throw new ValidationError(
       `pipeline ${pipelineId} belongs to experiment ${pipeline.experimentId}, not ${experimentId}`,

@@ -7,7 +7,6 @@ export * from "./pipeline-summary";
 export * from "./redact";
 export * from "./actor-task-repository";
 export * from "./ic-operation-repository";
-export { PIPELINE_MOVES, movableFrom } from "./ic-apply";
 export * from "./entity";
 export * from "./input";
 export * from "./lifecycle";

@@ -105,6 +105,9 @@ for (const [name, m] of Object.entries(MOVES))
     if (!(PIPELINE_TRANSITIONS[from] as readonly string[]).includes(m.to))
       throw new Error(`rf-inferno-db: pipelines.${name} moves ${from} -> ${m.to}, which PIPELINE_TRANSITIONS refuses`);
 
+/** The named moves (target and start statuses), for `icOperations.apply`'s stop, resume and delete. */
+export const PIPELINE_MOVES = MOVES;
+
 /** `db.pipelines`: one row per inference pipeline (a model × sampling configuration) of an experiment. */
 export class PipelineRepository extends LifecycleRepository<typeof pipelineEntity> {
   protected readonly entity = pipelineEntity;
