@@ -222,6 +222,10 @@ const time = either(
 const duration = either(
   v(fc.oneof(fc.double({ min: 0, max: 1e9, noNaN: true }), fc.constantFrom(0, -0, 1e308, 5e-324))),
 );
+/** A fractional amount (CPUs/GPUs per actor), or null (clears it). */
+const amount = either(v(fc.oneof(fc.double({ min: 0, max: 64, noNaN: true }), fc.constantFrom(0, -0, 0.5, null))));
+/** A metric run id, often one the seed already gave a pipeline (a duplicate must be refused). */
+const runId = either(fc.oneof(text, v(fc.constantFrom("seed-run-0", "seed-run-1", "fuzz-run"))));
 /** An optional trailing argument: absent, or given. */
 const opt = (a: fc.Arbitrary<Arg>) => fc.option(a, { nil: undefined, freq: 3 });
 
@@ -524,6 +528,25 @@ const METHODS: Method[] = [
     (r, id) => r.experiments.get(id),
   ),
 
+  setter(
+    "experiments.setResources",
+    "experiments",
+    tupleOf(idOf("experiments"), record({ numActors: count, numCpusPerActor: amount, numGpusPerActor: amount }, [])),
+    (r, a) => r.experiments.setResources(a[0] as number, a[1] as never),
+    ["num_actors", "num_cpus_per_actor", "num_gpus_per_actor"],
+    (row, c) => {
+      const given = c.a[1] as Record<string, unknown>;
+      const before = rowOf(c.before, "experiments", c.a[0])!;
+      expect(row.numActors).toBe(given.numActors === undefined ? before.num_actors : z(given.numActors));
+      for (const [k, col] of [
+        ["numCpusPerActor", "num_cpus_per_actor"],
+        ["numGpusPerActor", "num_gpus_per_actor"],
+      ] as const)
+        expect(row[k]).toBe(given[k] === undefined ? before[col] : z(given[k]));
+    },
+    (r, id) => r.experiments.get(id),
+  ),
+
   // ----- contexts
   {
     name: "contexts.create",
@@ -649,8 +672,13 @@ const METHODS: Method[] = [
             ),
           ),
           status: status(PIPELINE_STATUSES),
+          // the run model (issue 10)
+          pipelineConfig: text,
+          configJson: json,
+          metricRunId: runId,
+          parentPipelineId: idOf("pipelines"),
         },
-        ["experimentId", "pipelineName", "pipelineType", "modelConfig", "samplingParams"],
+        ["experimentId", "pipelineType"],
       ),
     ),
     run: (r, a) => r.pipelines.create(a[0] as never),
@@ -661,7 +689,7 @@ const METHODS: Method[] = [
       expect(row).toMatchObject({
         pipelineId: c.result,
         experimentId: i.experimentId,
-        pipelineName: i.pipelineName,
+        pipelineName: i.pipelineName ?? null,
         pipelineType: i.pipelineType,
         contextId: i.contextId ?? null,
         status: i.status ?? "new",
@@ -669,9 +697,15 @@ const METHODS: Method[] = [
         shardsCompleted: 0,
         totalSamplesProcessed: 0,
         error: null,
+        pipelineConfig: i.pipelineConfig ?? null,
+        metricRunId: i.metricRunId ?? null,
+        parentPipelineId: i.parentPipelineId ?? null,
       });
       expect(row!.modelConfig).toEqual(jsonNorm(i.modelConfig));
       expect(row!.samplingParams).toEqual(jsonNorm(i.samplingParams));
+      expect(row!.configJson).toEqual(jsonNorm(i.configJson));
+      if (i.configJson === undefined || i.configJson === null) expect(row!.configHash).toBeNull();
+      else expect(row!.configHash).toMatch(/^[0-9a-f]{64}$/);
     },
   },
   {
@@ -768,6 +802,65 @@ const METHODS: Method[] = [
     (row, c) => expect(row.error).toBe(c.a[1]),
     (r, id) => r.pipelines.get(id),
   ),
+
+  setter(
+    "pipelines.setCurrentShard",
+    "pipelines",
+    tupleOf(idOf("pipelines"), count),
+    (r, a) => r.pipelines.setCurrentShard(a[0] as number, a[1] as number),
+    ["current_shard_id"],
+    (row, c) => expect(row.currentShardId).toBe(z(c.a[1])),
+    (r, id) => r.pipelines.get(id),
+  ),
+  setter(
+    "pipelines.setMetricRunId",
+    "pipelines",
+    tupleOf(idOf("pipelines"), either(fc.oneof(runId, v(fc.constant(null))))),
+    (r, a) => r.pipelines.setMetricRunId(a[0] as number, a[1] as string | null),
+    ["metric_run_id"],
+    (row, c) => {
+      expect(row.metricRunId).toBe(c.a[1]);
+      // unique: no other pipeline had it
+      if (c.a[1] !== null)
+        expect(c.before.pipelines!.filter((p) => p.metric_run_id === c.a[1] && p.pipeline_id !== c.a[0])).toEqual([]);
+    },
+    (r, id) => r.pipelines.get(id),
+  ),
+  {
+    name: "pipelines.getByMetricRunId",
+    args: tupleOf(runId),
+    run: (r, a) => r.pipelines.getByMetricRunId(a[0] as string),
+    verify(c) {
+      const raw = c.before.pipelines!.find((p) => p.metric_run_id === c.a[0]);
+      if (!raw) expect(c.result).toBeNull();
+      else expect((c.result as { pipelineId: number }).pipelineId).toBe(raw.pipeline_id);
+    },
+  },
+  {
+    name: "pipelines.listSummaries",
+    args: tupleOf(idOf("experiments")),
+    run: (r, a) => r.pipelines.listSummaries(a[0] as number),
+    verify(c) {
+      const rows = c.before.pipelines!.filter((r) => r.experiment_id === c.a[0]);
+      const got = c.result as Record<string, unknown>[];
+      expect(got.map((p) => p.pipelineId)).toEqual(rows.map((r) => r.pipeline_id));
+      for (const [i, p] of got.entries()) {
+        expect(p).not.toHaveProperty("configJson");
+        expect([p.status, p.shardsCompleted]).toEqual([rows[i]!.status, rows[i]!.shards_completed]);
+      }
+    },
+  },
+  {
+    name: "pipelines.lineage",
+    args: tupleOf(idOf("pipelines")),
+    run: (r, a) => r.pipelines.lineage(a[0] as number),
+    verify(c) {
+      const line = c.result as { pipelineId: number; parentPipelineId: number | null; depth: number }[];
+      if (!rowOf(c.before, "pipelines", c.a[0])) return expect(line).toEqual([]);
+      expect(line.find((e) => e.depth === 0)?.pipelineId).toBe(c.a[0]);
+      expect(line.map((e) => e.depth)).toEqual([...line.map((e) => e.depth)].sort((x, y) => x - y));
+    },
+  },
 
   // ----- actor tasks
   {
@@ -1375,6 +1468,14 @@ async function resetAndSeed(db: RFDatabase): Promise<void> {
   await db.actorTasks.complete(t3);
   await db.actorTasks.create({ experimentId: e2, pipelineId: p3, actorId: 0, shardId: 0, status: "failed" });
   void t1;
+  await db.pipelines.setMetricRunId(p1, "seed-run-0");
+  await db.pipelines.setMetricRunId(p2, "seed-run-1");
+  await db.pipelines.create({
+    experimentId: e1,
+    pipelineType: "vllm",
+    parentPipelineId: p2,
+    configJson: { a: { b: 1 } },
+  });
   await db.icOperations.create({ operation: "stop", pipelineId: p1 });
   await db.icOperations.create({ operation: "clone", experimentId: e1, requestData: { from: p2 } });
   const ic3 = await db.icOperations.create({ operation: "resume", pipelineId: p2, requestData: null });
