@@ -11,7 +11,8 @@ import { RFDatabase } from "../src/index";
 import { SHARED_DIR } from "./support/shared";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
-const section = readme.slice(readme.indexOf("## From the Python module"), readme.indexOf("## RapidFire's run model"));
+const start = readme.indexOf("## From the Python module");
+const section = readme.slice(start, readme.indexOf("\n## ", start + 1));
 const rows = section.split("\n").filter((l) => l.startsWith("| ") && !l.startsWith("| -"));
 
 it.skipIf(!SHARED_DIR)("names every public method of the 6dd53c1 module", () => {
