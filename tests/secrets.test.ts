@@ -139,8 +139,13 @@ describe.each(BACKENDS)("secrets on %s", (backendName) => {
     model: c.model,
   });
 
-  it("every JSON column of the schema has a case here", () => {
-    expect(Object.keys(CASES).sort()).toEqual(jsonColumns());
+  /** JSON columns that hold no configuration, with the reason. */
+  const NOT_CONFIG: Record<string, string> = {
+    "legacy_imports.counts": "row counts of a legacy import (numbers per table), written by the importer",
+  };
+
+  it("every JSON column of the schema has a case here (or is named as holding no configuration)", () => {
+    expect([...Object.keys(CASES), ...Object.keys(NOT_CONFIG)].sort()).toEqual(jsonColumns());
   });
 
   it.each(Object.keys(CASES))("%s: strings under secret keys are stored as ***", async (column) => {
