@@ -19,6 +19,7 @@ import {
 } from "./migrate";
 import {
   ActorTaskRepository,
+  DEFAULT_REDACT_KEYS,
   ContextRepository,
   ExperimentRepository,
   IcOperationRepository,
@@ -39,12 +40,18 @@ export class Repositories {
   readonly pipelines: PipelineRepository;
   readonly actorTasks: ActorTaskRepository;
   readonly icOperations: IcOperationRepository;
+  /**
+   * The pattern stored JSON configurations are redacted with (the `redactKeys`
+   * open option, else the default): string values under matching keys become `"***"`.
+   */
+  readonly redactKeys: RegExp;
 
   constructor(
     /** The Drizzle database (or transaction) underneath, for queries of your own. */
     readonly drizzle: Executor,
     options: RepositoryOptions,
   ) {
+    this.redactKeys = options.redactKeys ?? DEFAULT_REDACT_KEYS;
     this.experiments = new ExperimentRepository(drizzle, options);
     this.contexts = new ContextRepository(drizzle, options);
     this.pipelines = new PipelineRepository(drizzle, options);

@@ -13,6 +13,7 @@ import type { Executor } from "../repositories";
 import * as schema from "../schema";
 import { DB_NOW_MS } from "../schema";
 import { type Converted, convertLegacy, type Counts, type Entity } from "./convert";
+import { secureConverted } from "./secure";
 import { type ImportProgress, type LegacySource, readLegacy } from "./read";
 import type { LegacyVersion } from "./schema";
 import { type InsertStatement, insertStatements } from "./statements";
@@ -85,6 +86,7 @@ export async function writeLegacy(
     const target = await readTarget(db.drizzle, source);
     if (target.done) return { ...base, ...zero(), alreadyImported: true, importedAt: target.done, warnings: [] };
     const rows = convertLegacy(source, { naiveTimes, offsets: target.offsets, existingContexts: target.contexts });
+    await secureConverted(rows, db.redactKeys);
     const counts = Object.fromEntries(ENTITIES.map((e) => [e, rows[e].length])) as Counts;
     const statements = plan(source, rows, counts, target.now);
     const total = statements.reduce((n, s) => n + s.rows, 0);

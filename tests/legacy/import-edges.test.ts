@@ -264,3 +264,33 @@ describe.skipIf(!!skip)("importLegacy: rows and sources", () => {
     expect(await dump(a)).toEqual([2, 2, 6, 18, 2, 1]);
   });
 });
+
+describe.skipIf(!!skip)("importLegacy: imported configurations are stored like the API stores them", () => {
+  it("secrets under secret-looking keys are redacted in every JSON column; configHash matches an API-made twin", async () => {
+    const dir = tempDir();
+    const rows = smallLegacyRows();
+    rows.contexts![0]!.rag_config_json = '{"k": 1, "embedder": {"api_key": "sk-ctx-secret"}}';
+    rows.pipelines![0]!.model_config_json = '{"model": "m", "client": {"api_key": "sk-model-secret"}}';
+    rows.interactive_control![0]!.request_data = '{"reason": "x", "auth_token": "tok-secret"}';
+    writeLegacyDb(join(dir, "secrets.db"), "6158eec", rows);
+    const db = await target();
+    await importLegacy(join(dir, "secrets.db"), db);
+    const stored = JSON.stringify(await db.client.execute("SELECT * FROM pipelines, contexts, interactive_control"));
+    for (const secret of ["sk-ctx-secret", "sk-model-secret", "tok-secret"]) expect(stored).not.toContain(secret);
+    expect((await db.pipelines.get(1))!.modelConfig).toEqual({ model: "m", client: { api_key: "***" } });
+
+    // 6dd53c1 rows carry configurations: the hash is derived as for a pipeline created through the API.
+    const fixture = copyFixture("rapidfire-6dd53c1.db", tempDir());
+    const current = await target();
+    await importLegacy(fixture, current);
+    const imported = (await current.pipelines.get(1))!;
+    expect(imported.configHash).toMatch(/^[0-9a-f]{64}$/);
+    const experimentId = imported.experimentId;
+    const twin = await current.pipelines.create({
+      experimentId,
+      pipelineType: imported.pipelineType,
+      configJson: imported.configJson,
+    });
+    expect((await current.pipelines.get(twin))!.configHash).toBe(imported.configHash);
+  });
+});
