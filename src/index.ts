@@ -10,10 +10,10 @@
  */
 import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { createClient, type Client } from "@libsql/client";
+import type { Client } from "@libsql/client";
 import { redactUrl, type OpenOptions, type ResolvedConfig } from "./config";
-import { drizzle } from "drizzle-orm/libsql";
 import { RFDatabaseBase, type Connector } from "./database";
+import { drizzleOver } from "./repositories/engine";
 import * as schema from "./schema";
 import { openLocalClient } from "./driver/local";
 import { retryWhileLocked } from "./driver/busy-retry";
@@ -27,10 +27,13 @@ export { defaultDatabaseUrl };
 
 const nodeConnector: Connector = {
   defaultUrl: defaultDatabaseUrl,
-  orm: (client) => drizzle(client, { schema }),
+  // Not `drizzle-orm/libsql`: it imports @libsql/client, which a local database never uses.
+  orm: (client) => drizzleOver(client, schema),
   scratch: () => openLocalClient({ path: ":memory:" }),
   async connect(config: ResolvedConfig): Promise<Client> {
     if (config.kind === "remote") {
+      // Loaded for remote URLs only: @libsql/client is the largest import of the package (~100 ms of CPU).
+      const { createClient } = await import("@libsql/client");
       try {
         return openRemoteClient(createClient, config);
       } catch (cause) {

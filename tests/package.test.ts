@@ -4,7 +4,7 @@
  * shipped migrations from there — as a Node service or a deploy would.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { build } from "esbuild";
@@ -93,6 +93,45 @@ await db.close();
       table: "object",
     });
     expect(out.web).toMatch(/^ConfigError: .*file:/);
+  });
+
+  it("a local database never loads @libsql/client or drizzle-orm/libsql (start-up cost: BENCHMARKS.md)", () => {
+    // Every module Node resolves is logged by a loader hook (it runs in its own thread: it appends to a file).
+    const log = join(work, "resolved.log");
+    writeFileSync(
+      join(app, "hooks.mjs"),
+      `import { appendFileSync } from "node:fs";
+export async function resolve(specifier, context, next) {
+  const r = await next(specifier, context);
+  appendFileSync(process.env.RESOLVE_LOG, r.url + "\\n");
+  return r;
+}
+`,
+    );
+    writeFileSync(
+      join(app, "register.mjs"),
+      `import { register } from "node:module"; register("./hooks.mjs", import.meta.url);`,
+    );
+    writeFileSync(
+      join(app, "local.mjs"),
+      `import { RFDatabase } from "rf-inferno-db";
+const db = await RFDatabase.open({ url: "file:" + process.argv[2] });
+const e = await db.experiments.create({ experimentName: "local", numActors: 1 });
+await db.transaction(async (tx) => tx.experiments.setStatus(e, "completed"));
+console.log(JSON.stringify(await db.experiments.get(e)));
+await db.close();
+`,
+    );
+    const r = run("node", ["--import", "./register.mjs", "local.mjs", join(work, "local.db")], app, {
+      RESOLVE_LOG: log,
+    });
+    expect(r.code, r.out).toBe(0);
+    expect(JSON.parse(r.stdout.trim().split("\n").pop()!)).toMatchObject({ status: "completed" });
+    const resolved = readFileSync(log, "utf8").split("\n").filter(Boolean);
+    expect(resolved.some((u) => u.includes("/node_modules/libsql/"))).toBe(true); // the hook saw the imports
+    expect(resolved.filter((u) => /\/@libsql\/client\/|\/drizzle-orm\/libsql\/(index|driver)\.js$/.test(u))).toEqual(
+      [],
+    );
   });
 
   it("type-checks a consumer against the shipped .d.ts (NodeNext resolution of exports)", () => {

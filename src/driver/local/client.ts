@@ -5,7 +5,7 @@
  * batches, busy retries under the shared policy — and leaves the work itself
  * to Connection.
  */
-import { LibsqlError } from "@libsql/client";
+import { LibsqlError } from "@libsql/core/api";
 import type { Client, InArgs, InStatement, Replicated, ResultSet, Transaction, TransactionMode } from "@libsql/client";
 import { type RetryHooks, retryWhileLocked, WakeableSleeps } from "../busy-retry";
 import { checkMode, Connection, normalizeStmt } from "./connection";

@@ -5,15 +5,8 @@
  * mutex, the busy retries, transactions — is the client's business.
  */
 import Database from "libsql";
-import {
-  LibsqlBatchError,
-  type InArgs,
-  type InStatement,
-  type IntMode,
-  type ResultSet,
-  type Row,
-  type TransactionMode,
-} from "@libsql/client";
+import type { InArgs, InStatement, IntMode, ResultSet, Row, TransactionMode } from "@libsql/client";
+import { LibsqlBatchError } from "@libsql/core/api";
 import { clientClosedError, toBatchError, toLibsqlError } from "./libsql-errors";
 import type { ResolvedOptions } from "./options";
 import { LocalResultSet, wrapRows } from "./rows";

@@ -6,7 +6,7 @@
  * are made from these later, by mapDriverError (src/errors).
  */
 import Database from "libsql";
-import { LibsqlBatchError, LibsqlError } from "@libsql/client";
+import { LibsqlBatchError, LibsqlError } from "@libsql/core/api";
 import { isLockCode, SQLITE_BASE_CODES, sqliteBaseCode } from "../../errors";
 
 /**

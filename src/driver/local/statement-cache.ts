@@ -9,7 +9,8 @@
  * (see {@link Entry.stmtOne} and {@link StatementCache.failed}).
  */
 import type Database from "libsql";
-import { LibsqlError, type IntMode } from "@libsql/client";
+import type { IntMode } from "@libsql/client";
+import { LibsqlError } from "@libsql/core/api";
 import { isBusyError, toLibsqlError } from "./libsql-errors";
 import { compileRowClass, genericRowClass, type RowCtor } from "./rows";
 import { scanSql, type SqlInfo } from "./sql-scan";

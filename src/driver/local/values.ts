@@ -6,7 +6,8 @@
  * placeholders is refused (ARGS_INVALID) because the binding would panic.
  */
 import { Buffer } from "node:buffer";
-import { LibsqlError, type InArgs, type IntMode, type Value } from "@libsql/client";
+import type { InArgs, IntMode, Value } from "@libsql/client";
+import { LibsqlError } from "@libsql/core/api";
 import type { SqlInfo } from "./sql-scan";
 
 export const MAX_SAFE = Number.MAX_SAFE_INTEGER;

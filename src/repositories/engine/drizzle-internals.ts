@@ -23,8 +23,17 @@
  *   `Transaction` inside `db.transaction`. `db.$client` is the public
  *   equivalent of the first, but a Drizzle transaction offers no public way
  *   to its libSQL transaction, so one read serves both.
+ * - `construct(client, config)` of `drizzle-orm/libsql/driver-core` (exported,
+ *   left out of its types) — what `drizzle(client, config)` of
+ *   `drizzle-orm/libsql` calls once it has a client. The public `drizzle`
+ *   lives in a module that imports `@libsql/client` at the top, the
+ *   package's largest import (BENCHMARKS.md, start-up), which a local
+ *   database never uses; `drizzle-orm/libsql/web` imports its web build.
  */
+import type { Client } from "@libsql/client";
 import { Column, is, noopDecoder, noopEncoder, Param, Placeholder, SQL } from "drizzle-orm";
+import * as driverCore from "drizzle-orm/libsql/driver-core";
+import type { LibSQLDatabase } from "drizzle-orm/libsql/driver-core";
 import type { Decoder, Encoder, ExecBinding, ExecTarget, QueryTemplate, Slot } from "./types";
 
 /** The parts of Drizzle's libsql prepared query a template is built from. */
@@ -100,4 +109,21 @@ export function bindingOf(executor: unknown): ExecBinding | null {
   return client && typeof client.execute === "function" && typeof client.batch === "function"
     ? { client, tx: session!.tx }
     : null;
+}
+
+type Construct = <S extends Record<string, unknown>>(client: Client, config: { schema: S }) => LibSQLDatabase<S>;
+
+/**
+ * Drizzle's libsql database over `client` with `schema` — `drizzle(client, { schema })`
+ * without importing `@libsql/client` (see the header). Throws if this Drizzle
+ * version no longer exports `construct` (tests/statement-engine.test.ts checks it does).
+ */
+export function drizzleOver<S extends Record<string, unknown>>(client: Client, schema: S): LibSQLDatabase<S> {
+  const construct = (driverCore as unknown as { construct?: Construct }).construct;
+  if (typeof construct !== "function") {
+    throw new Error(
+      "rf-inferno-db: drizzle-orm/libsql/driver-core no longer exports construct(); see drizzle-internals.ts",
+    );
+  }
+  return construct(client, { schema });
 }

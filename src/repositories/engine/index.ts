@@ -8,4 +8,4 @@
 export { CompiledQuery, slowPath } from "./compiled-query";
 export type { Decoder, Encoder, ExecBinding, ExecTarget, QueryTemplate, Slot } from "./types";
 export { StatementCache, statementsOf, type RowOf } from "./statement-cache";
-export { bindingOf } from "./drizzle-internals";
+export { bindingOf, drizzleOver } from "./drizzle-internals";
