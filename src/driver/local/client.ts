@@ -10,7 +10,7 @@ import type { Client, InArgs, InStatement, Replicated, ResultSet, Transaction, T
 import { type RetryHooks, retryWhileLocked, WakeableSleeps } from "../busy-retry";
 import { checkMode, Connection, normalizeStmt } from "./connection";
 import { EventLoopBudget, nextTurn } from "./event-loop-budget";
-import { clientClosedError, isBusyError } from "./libsql-errors";
+import { clientClosedError, isBusyError, toLibsqlError } from "./libsql-errors";
 import { AsyncMutex } from "./mutex";
 import {
   type EffectiveOptions,
@@ -267,8 +267,25 @@ export class LocalClient implements Client {
     }
   }
 
+  /**
+   * Embedded replica (`sync` option): pulls the primary's new frames into the
+   * local file. Waits for a transaction of this client to end. The native
+   * call is synchronous: the event loop waits for the pull (as with
+   * `@libsql/client`). Any other client: SYNC_NOT_SUPPORTED.
+   */
   async sync(): Promise<Replicated> {
-    throw new LibsqlError("sync() is not supported by the local client (no embedded replica)", "SYNC_NOT_SUPPORTED");
+    if (this.#o.sync === undefined) {
+      throw new LibsqlError("sync() needs an embedded replica (open with the sync option)", "SYNC_NOT_SUPPORTED");
+    }
+    const m = await this.#lock();
+    try {
+      const r = this.#conn.db.sync() as { frame_no?: number; frames_synced?: number } | undefined;
+      return { frame_no: r?.frame_no ?? 0, frames_synced: r?.frames_synced ?? 0 };
+    } catch (e) {
+      throw toLibsqlError(e);
+    } finally {
+      m.release();
+    }
   }
 
   /**

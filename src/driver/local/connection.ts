@@ -4,10 +4,11 @@
  * RangeError/TypeError for bad arguments). Who may call it when — the
  * mutex, the busy retries, transactions — is the client's business.
  */
-import Database from "libsql";
+import type Database from "libsql";
 import type { InArgs, InStatement, IntMode, ResultSet, Row, TransactionMode } from "@libsql/client";
 import { LibsqlBatchError } from "@libsql/core/api";
 import { clientClosedError, toBatchError, toLibsqlError } from "./libsql-errors";
+import { openNative } from "./native-open";
 import type { ResolvedOptions } from "./options";
 import { LocalResultSet, wrapRows } from "./rows";
 import type { SqlKind } from "./sql-scan";
@@ -39,37 +40,18 @@ export class Connection {
   lastKind: SqlKind = "other";
   readonly #stmts: StatementCache;
   readonly #intMode: IntMode;
+  /** An embedded replica: statements are never reused and never fetched with get() (F9). */
+  readonly #replica: boolean;
 
   /** `reopen`: a replacement connection to a file this client already set up (WAL is persistent). */
   constructor(o: ResolvedOptions, reopen = false) {
     this.#intMode = o.intMode;
-    let db: Database.Database;
-    try {
-      db = new Database(o.path);
-    } catch (e) {
-      throw toLibsqlError(e);
-    }
+    this.#replica = o.sync !== undefined;
+    const db = openNative(o);
     this.db = db;
-    this.#stmts = new StatementCache(db, o.cacheSize, o.intMode);
+    this.#stmts = new StatementCache(db, o.cacheSize, o.intMode, o.sync === undefined);
     try {
-      // Setup may need the write lock (switching to WAL), once, at open:
-      // wait for it natively up to the whole retry budget.
-      // A replacement connection skips that: the file is already in WAL mode,
-      // and it is opened while another process holds the lock.
-      const setupWait = reopen
-        ? o.busyTimeoutMs
-        : Math.max(o.busyTimeoutMs, o.retry ? Math.ceil(o.retry.maxWaitMs) : 0);
-      db.exec(`PRAGMA busy_timeout = ${setupWait}`);
-      if (reopen && !o.memory) {
-        db.exec("PRAGMA synchronous = NORMAL");
-      } else if (!o.memory) {
-        const row = db.prepare("PRAGMA journal_mode = WAL").raw(true).get([]) as unknown[] | undefined;
-        // WAL can be refused (e.g. some network file systems); then keep the
-        // file's mode and its default (FULL) synchronous setting.
-        if (String(row?.[0]).toLowerCase() === "wal") db.exec("PRAGMA synchronous = NORMAL");
-      }
-      db.exec("PRAGMA foreign_keys = ON");
-      db.exec(`PRAGMA busy_timeout = ${o.busyTimeoutMs}`);
+      setUp(db, o, reopen);
     } catch (e) {
       try {
         db.close();
@@ -106,13 +88,13 @@ export class Connection {
     // Reads only (the scan never promises one row for a write): a write with
     // RETURNING must go through all(), the one method of libsql 0.5 that
     // reports a failed autocommit COMMIT (RELIABILITY.md, F8).
-    let one = info.maxOneRow === 1;
-    if (info.maxOneRow === 2) {
+    let one = info.maxOneRow === 1 && !this.#replica;
+    if (info.maxOneRow === 2 && !this.#replica) {
       const v = (bound as unknown[])[info.anonymousParams - 1];
       one = (typeof v === "number" && v >= 0 && v <= 1) || (typeof v === "bigint" && v >= 0n && v <= 1n);
     }
     let raws: unknown[][];
-    if (info.maxOneRow === 2) {
+    if (info.maxOneRow === 2 && !this.#replica) {
       if (one) raws = fetchOne(this.#stmts.one(e), bound);
       else raws = stmt.all(bound) as unknown[][];
     } else raws = one ? fetchOne(stmt, bound) : (stmt.all(bound) as unknown[][]);
@@ -130,7 +112,7 @@ export class Connection {
     }
     if (info.kind === "write") {
       // RETURNING: all()/get() do not report changes; ask SQLite.
-      const r = this.#stmts.internal(CHANGES, true).get([]) as [bigint, bigint];
+      const r = this.#changes();
       return new LocalResultSet(e.columns, e.columnTypes, rows, Number(r[0]), r[1]);
     }
     return new LocalResultSet(e.columns, e.columnTypes, rows, 0, undefined);
@@ -147,7 +129,13 @@ export class Connection {
     if (typeof id === "bigint") return id;
     if (id <= MAX_SAFE && id >= -MAX_SAFE) return BigInt(id);
     // The binding reports it as a double; fetch the exact value.
-    return (this.#stmts.internal(CHANGES, true).get([]) as [bigint, bigint])[1];
+    return this.#changes()[1];
+  }
+
+  /** `changes()` and `last_insert_rowid()`, exact. */
+  #changes(): [bigint, bigint] {
+    const stmt = this.#stmts.internal(CHANGES, true);
+    return (this.#replica ? (stmt.all([]) as unknown[])[0] : stmt.get([])) as [bigint, bigint];
   }
 
   /** Drops cached statements (their column metadata may be stale after DDL). */
@@ -260,6 +248,38 @@ export class Connection {
     this.#stmts.clearAll();
     this.db.close();
   }
+}
+
+/**
+ * The connection's settings. A writable file: WAL (+ synchronous=NORMAL),
+ * foreign keys, the busy timeout. Read-only: nothing that writes (no
+ * journal-mode change). An embedded replica: libsql owns the file's mode and
+ * refuses busy_timeout; foreign keys are enforced by the primary anyway.
+ */
+function setUp(db: Database.Database, o: ResolvedOptions, reopen: boolean): void {
+  if (o.sync !== undefined) {
+    db.exec("PRAGMA foreign_keys = ON");
+    return;
+  }
+  // Setup may need the write lock (switching to WAL), once, at open: wait for
+  // it natively up to the whole retry budget. A replacement connection skips
+  // that: the file is already in WAL mode, and it is opened while another
+  // process holds the lock.
+  const writesSetup = !o.memory && !o.readOnly && !reopen;
+  const setupWait = writesSetup
+    ? Math.max(o.busyTimeoutMs, o.retry ? Math.ceil(o.retry.maxWaitMs) : 0)
+    : o.busyTimeoutMs;
+  db.exec(`PRAGMA busy_timeout = ${setupWait}`);
+  if (reopen && !o.memory && !o.readOnly) {
+    db.exec("PRAGMA synchronous = NORMAL");
+  } else if (writesSetup) {
+    const row = db.prepare("PRAGMA journal_mode = WAL").raw(true).get([]) as unknown[] | undefined;
+    // WAL can be refused (e.g. some network file systems); then keep the
+    // file's mode and its default (FULL) synchronous setting.
+    if (String(row?.[0]).toLowerCase() === "wal") db.exec("PRAGMA synchronous = NORMAL");
+  }
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec(`PRAGMA busy_timeout = ${o.busyTimeoutMs}`);
 }
 
 /** Only for statements that are never run with all()/iterate() (see Entry.stmtOne). */

@@ -17,9 +17,36 @@ export function isBusyError(err: unknown): boolean {
   return err instanceof LibsqlError && isLockCode(sqliteBaseCode(err));
 }
 
+/**
+ * Errors the native binding raises without a code, whose SQLite result code
+ * is only in the message: an open that failed (`ConnectionFailed("Unable to
+ * open connection to local database <path>: 14")`) and an embedded replica's
+ * write refused by the primary (`RemoteSqliteFailure(3, 787, "FOREIGN KEY
+ * constraint failed")`, the extended code second).
+ */
+const CODED_MESSAGES: readonly [RegExp, (m: RegExpMatchArray) => { rawCode: number; message: string }][] = [
+  [/^ConnectionFailed\("(.*): (\d+)"\)$/s, (m) => ({ rawCode: Number(m[2]), message: m[1]! })],
+  [/^RemoteSqliteFailure\(\d+, (\d+), "(.*)"\)$/s, (m) => ({ rawCode: Number(m[1]), message: m[2]! })],
+];
+
+function fromMessage(e: Error): LibsqlError | undefined {
+  for (const [re, read] of CODED_MESSAGES) {
+    const m = e.message.match(re);
+    if (!m) continue;
+    const { rawCode, message } = read(m);
+    const code = SQLITE_BASE_CODES[rawCode & 0xff] ?? "SQLITE_UNKNOWN";
+    return new LibsqlError(message, code, code, rawCode, e);
+  }
+  return undefined;
+}
+
 /** Turns libsql's SqliteError into a LibsqlError (other errors, e.g. RangeError for bad arguments, pass through). */
 export function toLibsqlError(e: unknown): unknown {
   if (e instanceof LibsqlError) return e;
+  if (e instanceof Error && !(e as { code?: unknown }).code) {
+    const coded = fromMessage(e);
+    if (coded) return coded;
+  }
   if (e !== null && typeof e === "object") {
     const se = e as { code?: unknown; rawCode?: unknown; message?: unknown };
     const rawCode = typeof se.rawCode === "number" ? se.rawCode : undefined;

@@ -31,6 +31,21 @@ export interface LocalClientOptions {
    * rejects with code `CLIENT_LOCK_TIMEOUT`.
    */
   lockTimeoutMs?: number;
+  /**
+   * Open read-only (SQLite `mode=ro`): nothing is written to the file, not
+   * even the journal mode; every write fails with SQLITE_READONLY.
+   */
+  readOnly?: boolean;
+  /** Open an existing file only (SQLite `mode=rw`): a missing file is SQLITE_CANTOPEN, not a new database. */
+  mustExist?: boolean;
+  /** libSQL encryption at rest: the file (and its WAL) is encrypted with this key. */
+  encryptionKey?: string;
+  /**
+   * Embedded replica: the file replicates the primary at `url` (reads are
+   * local, writes go to the primary, `sync()` pulls); `intervalSeconds`
+   * also pulls in the background.
+   */
+  sync?: { url: string; authToken?: string | undefined; intervalSeconds?: number | undefined };
 }
 
 export interface ResolvedOptions {
@@ -41,6 +56,10 @@ export interface ResolvedOptions {
   cacheSize: number;
   intMode: IntMode;
   lockTimeoutMs: number | undefined;
+  readOnly: boolean;
+  mustExist: boolean;
+  encryptionKey: string | undefined;
+  sync: { url: string; authToken: string | undefined; intervalSeconds: number } | undefined;
 }
 
 export function resolveOptions(o: LocalClientOptions): ResolvedOptions {
@@ -63,14 +82,28 @@ export function resolveOptions(o: LocalClientOptions): ResolvedOptions {
   const intMode = o.intMode ?? "number";
   if (intMode !== "number" && intMode !== "bigint" && intMode !== "string")
     throw new RangeError(`openLocalClient: invalid intMode ${String(intMode)}`);
+  const memory = o.path === ":memory:" || o.path === "";
+  if (memory && (o.readOnly || o.mustExist || o.encryptionKey || o.sync))
+    throw new RangeError("openLocalClient: readOnly, mustExist, encryptionKey and sync apply to files, not :memory:");
   return {
     path: o.path,
-    memory: o.path === ":memory:" || o.path === "",
+    memory,
     busyTimeoutMs: Math.floor(nonNeg(o.busyTimeoutMs, "busyTimeoutMs", 100)),
     retry: retry && retry.maxWaitMs > 0 ? retry : null,
     cacheSize: Math.floor(nonNeg(o.statementCacheSize, "statementCacheSize", 256)),
     intMode,
     lockTimeoutMs: o.lockTimeoutMs === undefined ? undefined : nonNeg(o.lockTimeoutMs, "lockTimeoutMs", 0),
+    readOnly: o.readOnly === true,
+    mustExist: o.mustExist === true,
+    encryptionKey: o.encryptionKey || undefined,
+    sync:
+      o.sync === undefined
+        ? undefined
+        : {
+            url: o.sync.url,
+            authToken: o.sync.authToken,
+            intervalSeconds: nonNeg(o.sync.intervalSeconds, "sync.intervalSeconds", 0),
+          },
   };
 }
 

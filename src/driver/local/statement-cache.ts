@@ -54,11 +54,22 @@ export class StatementCache {
   readonly #capacity: number;
   readonly #intMode: IntMode;
 
-  constructor(db: Database.Database, capacity: number, intMode: IntMode) {
+  /**
+   * `reuse: false` (an embedded replica): no statement is ever run twice.
+   * On a replica, libsql 0.5 runs a prepared statement again with its
+   * *first* bindings whatever it is given, and a statement fetched with
+   * get() keeps its read snapshot, hiding later pulls (RELIABILITY.md, F9).
+   * So every call prepares afresh (the internal statements too, as
+   * `@libsql/client` does) and the connection never uses get() there.
+   */
+  constructor(db: Database.Database, capacity: number, intMode: IntMode, reuse = true) {
     this.#db = db;
-    this.#capacity = capacity;
+    this.#capacity = reuse ? capacity : 0;
     this.#intMode = intMode;
+    this.#reuse = reuse;
   }
+
+  readonly #reuse: boolean;
 
   /** The entry for `sql`: cached (and marked recently used), or prepared now. */
   get(sql: string): Entry {
@@ -120,7 +131,7 @@ export class StatementCache {
     if (s === undefined) {
       s = this.#db.prepare(sql);
       if (reader) s.raw(true).safeIntegers(true);
-      this.#internal.set(sql, s);
+      if (this.#reuse) this.#internal.set(sql, s);
     }
     return s;
   }
@@ -177,7 +188,7 @@ export class StatementCache {
     };
     if (e.reader) {
       stmt.raw(true);
-      e.fast = this.#intMode === "number" && info.kind === "read";
+      e.fast = this.#intMode === "number" && info.kind === "read" && this.#reuse;
       if (!e.fast) stmt.safeIntegers(true);
       this.#describe(e);
     }
