@@ -8,6 +8,7 @@ import { baselineMigrations } from "./baseline";
 import { type CheckResult, checkDatabase } from "./check";
 import { assertNotLegacy } from "./legacy/schema";
 import { legacyImports } from "./schema/legacy-imports";
+import { probePrimary } from "./driver/replica-probe";
 import { record } from "./validate";
 import {
   applyMigrations,
@@ -94,6 +95,7 @@ export class RFDatabaseBase extends Repositories {
   readonly #client: Client;
   readonly #options: RepositoryOptions;
   #scratch: (() => Client) | undefined;
+  readonly #config: ResolvedConfig;
   declare readonly drizzle: Database;
 
   protected constructor(client: Client, config: ResolvedConfig, orm: Database) {
@@ -101,6 +103,7 @@ export class RFDatabaseBase extends Repositories {
     super(orm, options);
     this.#client = client;
     this.#options = options;
+    this.#config = config;
     this.url = redactUrl(config.url);
     this.kind = config.kind;
   }
@@ -131,7 +134,11 @@ export class RFDatabaseBase extends Repositories {
 
   async #prepareSchema(config: ResolvedConfig): Promise<void> {
     if (config.migrate === false) return;
-    if (config.migrate === true || config.kind !== "remote") {
+    // "auto" applies migrations only to a database this process owns: a writable
+    // local file or :memory:. A read-only file and an embedded replica (whose
+    // primary is remote) are only checked, like a remote database.
+    const owned = config.kind !== "remote" && !config.readOnly && config.syncUrl === undefined;
+    if (config.migrate === true || owned) {
       await this.migrate();
       return;
     }
@@ -353,6 +360,26 @@ export class RFDatabaseBase extends Repositories {
     try {
       const results = await d.batch(updates as [(typeof updates)[number], ...typeof updates]);
       return Object.fromEntries(recovered.map((e, i) => [e.key, results[i]!.length])) as ResetCounts;
+    } catch (err) {
+      throw mapDriverError(err, this.#options);
+    }
+  }
+
+  /**
+   * Embedded replica (opened with `syncUrl`): pulls the primary's changes
+   * into the local file now (writes already go to the primary). Blocks the
+   * event loop while it pulls (libsql's sync is synchronous). ConfigError on
+   * any other database.
+   * @example const db = await RFDatabase.open({ url: "file:replica.db", syncUrl, authToken }); await db.sync();
+   */
+  async sync(): Promise<{ framesSynced: number; frameNo: number }> {
+    if (this.#config.syncUrl === undefined) {
+      throw new ConfigError("db.sync() applies to an embedded replica: open a file: URL with syncUrl (and authToken)");
+    }
+    try {
+      await probePrimary(this.#config.syncUrl, this.#config.requestTimeoutMs);
+      const r = await this.#client.sync();
+      return { framesSynced: r?.frames_synced ?? 0, frameNo: r?.frame_no ?? 0 };
     } catch (err) {
       throw mapDriverError(err, this.#options);
     }

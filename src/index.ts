@@ -8,17 +8,19 @@
  * const id = await db.experiments.create({ experimentName: "sweep", numActors: 4, numShards: 64 });
  * await db.close();
  */
-import { mkdirSync } from "node:fs";
-import { dirname, resolve } from "node:path";
+import { resolve } from "node:path";
 import type { Client } from "@libsql/client";
+import { LibsqlError } from "@libsql/core/api";
 import { redactUrl, type OpenOptions, type ResolvedConfig } from "./config";
 import { RFDatabaseBase, type Connector } from "./database";
 import { drizzleOver } from "./repositories/engine";
 import * as schema from "./schema";
-import { openLocalClient } from "./driver/local";
+import { type LocalClientOptions, openLocalClient } from "./driver/local";
+import { createPrivately, makePrivate, prepareReplica, quickCheck } from "./driver/local/file-setup";
+import { probePrimary } from "./driver/replica-probe";
 import { retryWhileLocked } from "./driver/busy-retry";
 import { openRemoteClient } from "./driver/remote";
-import { ConfigError } from "./errors";
+import { ConfigError, sqliteBaseCode, StorageError } from "./errors";
 import { assertNotLegacyFile } from "./legacy/peek";
 import { unrecordedError } from "./migrate";
 import { defaultDatabaseUrl } from "./node-config";
@@ -40,30 +42,74 @@ const nodeConnector: Connector = {
         throw new ConfigError(`cannot use database URL ${redactUrl(config.url)}`, { cause });
       }
     }
-    const path = config.kind === "memory" ? ":memory:" : resolve(config.path!);
-    if (config.kind === "file") {
-      try {
-        mkdirSync(dirname(path), { recursive: true });
-      } catch (cause) {
-        throw new ConfigError(`cannot create the database directory ${dirname(path)}`, { cause });
-      }
-      // Before anything opens it for writing (WAL switch, migrations) — whatever `migrate` says.
-      const args = config.url === defaultDatabaseUrl() ? "" : `--url file:${path}`;
-      const seen = assertNotLegacyFile(path, args);
-      // The package's tables without migration records (drizzle-kit push): migrating would fail half-way.
-      if (config.migrate !== false && seen?.kind === "package" && !seen.recorded) {
-        throw unrecordedError(`the database file ${path}`, args);
-      }
+    if (config.kind === "memory") {
+      return openLocalClient({
+        path: ":memory:",
+        busyTimeoutMs: config.busyTimeoutMs,
+        busyRetry: { maxWaitMs: config.busyRetryMs },
+      });
     }
-    // Opening sets WAL mode; when several processes open a new file at once SQLite can answer
-    // SQLITE_BUSY at once (deadlock avoidance skips the busy handler), so opening retries too.
-    return retryWhileLocked(
-      async () =>
-        openLocalClient({ path, busyTimeoutMs: config.busyTimeoutMs, busyRetry: { maxWaitMs: config.busyRetryMs } }),
+    const path = resolve(config.path!);
+    // Before anything opens it for writing (WAL switch, migrations) — whatever `migrate` says.
+    const args = config.url === defaultDatabaseUrl() ? "" : `--url file:${path}`;
+    const seen = assertNotLegacyFile(path, args);
+    // The package's tables without migration records (drizzle-kit push): migrating would fail half-way.
+    if (config.migrate !== false && seen?.kind === "package" && !seen.recorded) {
+      throw unrecordedError(`the database file ${path}`, args);
+    }
+    // A read-only or must-exist open creates nothing; otherwise the directory and the file are made private.
+    const replica = config.syncUrl !== undefined;
+    const newReplica = replica && prepareReplica(path);
+    if (replica) await probePrimary(config.syncUrl!, config.requestTimeoutMs);
+    if (!replica && !config.readOnly && !config.mustExist) createPrivately(path);
+    const client = await retryWhileLocked(
+      async () => {
+        try {
+          return openLocalClient(localOptions(config, path));
+        } catch (e) {
+          throw explainUnreadable(e, config, path);
+        }
+      },
       { maxWaitMs: config.busyRetryMs },
     );
+    try {
+      // An embedded replica starts with what the primary has (the schema check reads it);
+      // libsql owns the replica's file, so it gets no quick_check.
+      if (newReplica) makePrivate(path);
+      if (replica) await client.sync();
+      else await quickCheck(client, path);
+    } catch (e) {
+      client.close();
+      throw e;
+    }
+    return client;
   },
 };
+
+/** The local client's options for a file (opening sets WAL mode; several processes opening a new file at once may get SQLITE_BUSY, so the open is retried). */
+function localOptions(config: ResolvedConfig, path: string): LocalClientOptions {
+  return {
+    path,
+    busyTimeoutMs: config.busyTimeoutMs,
+    busyRetry: { maxWaitMs: config.busyRetryMs },
+    readOnly: config.readOnly,
+    mustExist: config.mustExist,
+    ...(config.encryptionKey === undefined ? {} : { encryptionKey: config.encryptionKey }),
+    ...(config.syncUrl === undefined
+      ? {}
+      : { sync: { url: config.syncUrl, authToken: config.authToken, intervalSeconds: config.syncIntervalSeconds } }),
+  };
+}
+
+/** "Not a database" at open says what it most likely means here: a wrong or missing encryption key. */
+function explainUnreadable(e: unknown, config: ResolvedConfig, path: string): unknown {
+  if (!(e instanceof LibsqlError) || sqliteBaseCode(e) !== "SQLITE_NOTADB") return e;
+  const why =
+    config.encryptionKey === undefined
+      ? "it is not a database, or it is encrypted: open it with its encryptionKey"
+      : "the encryptionKey does not decrypt it (a wrong key, or the file is not encrypted, or not a database)";
+  return new StorageError(`${path}: cannot read the file: ${why}`, "not-a-database", path, { cause: e });
+}
 
 /** The database, on Node. See `RFDatabaseBase` for the members. */
 export class RFDatabase extends RFDatabaseBase {

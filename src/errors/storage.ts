@@ -20,7 +20,7 @@ const SIGNS: readonly { reason: StorageReason; codes: readonly string[]; texts: 
   { reason: "corrupt", codes: ["SQLITE_CORRUPT"], texts: ["database disk image is malformed"] },
   {
     reason: "cannot-open",
-    codes: ["SQLITE_CANTOPEN", "EACCES", "EPERM", "ENOTDIR", "EISDIR", "ENOENT"],
+    codes: ["SQLITE_CANTOPEN", "EACCES", "EPERM", "ENOTDIR", "EISDIR", "ENOENT", "EEXIST"],
     texts: ["unable to open database file"],
   },
   { reason: "io", codes: ["SQLITE_IOERR", "EIO"], texts: ["disk I/O error"] },
