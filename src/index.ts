@@ -77,7 +77,8 @@ const nodeConnector: Connector = {
       // libsql owns the replica's file, so it gets no quick_check.
       if (newReplica) makePrivate(path);
       if (replica) await client.sync();
-      else await quickCheck(client, path);
+      // A read-only open cannot accept writes, so a damaged file may open (db.check() reports it).
+      else if (!config.readOnly) await quickCheck(client, path);
     } catch (e) {
       client.close();
       throw e;

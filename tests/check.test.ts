@@ -87,7 +87,12 @@ describe("db.check() on a damaged file", () => {
     writeSync(fd, Buffer.alloc(200, 0x5a), 0, 200, (leaf.pageno - 1) * pageSize + 300);
     closeSync(fd);
 
-    const damaged = await RFDatabase.open({ url: `file:${path}` });
+    // A writable open refuses the damaged file; read-only, it opens and check() says what is wrong.
+    await expect(RFDatabase.open({ url: `file:${path}` })).rejects.toMatchObject({
+      code: "STORAGE",
+      reason: "corrupt",
+    });
+    const damaged = await RFDatabase.open({ url: `file:${path}`, readOnly: true });
     const result = await damaged.check();
     await damaged.close();
     expect(result.ok).toBe(false);

@@ -20,7 +20,8 @@ export async function runCheck(opts: CheckCommandOptions, print: (line: string) 
   }
   let db: Awaited<ReturnType<typeof openDatabase>>;
   try {
-    db = await openDatabase(target);
+    // A local file is opened read-only: nothing is written, and a damaged file still opens (a writable open refuses it).
+    db = await openDatabase(target.kind === "file" ? { ...target, readOnly: true } : target);
   } catch (err) {
     print(`cannot open the database: ${(err as Error).message}`);
     throw new CliError(`the database is not ok: it cannot be opened`);
