@@ -7,5 +7,18 @@
  */
 export { CompiledQuery, slowPath } from "./compiled-query";
 export type { Decoder, Encoder, ExecBinding, ExecTarget, QueryTemplate, Slot } from "./types";
-export { StatementCache, statementsOf, type RowOf } from "./statement-cache";
+export {
+  drizzleBuilds,
+  forgetTemplates,
+  renderedTemplates,
+  StatementCache,
+  statementsOf,
+  type RowOf,
+} from "./statement-cache";
+export {
+  type GeneratedStatement,
+  type GeneratedStatements,
+  serializeTemplate,
+  useGeneratedStatements,
+} from "./generated";
 export { bindingOf, drizzleOver } from "./drizzle-internals";

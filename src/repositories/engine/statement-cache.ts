@@ -1,6 +1,7 @@
 import { CompiledQuery } from "./compiled-query";
 import type { ExecBinding, QueryTemplate } from "./types";
 import { bindingOf } from "./drizzle-internals";
+import { generatedTemplate } from "./generated";
 
 /** The row type of a Drizzle prepared query (what its `all()` yields). */
 export type RowOf<P> = P extends { all(...args: never[]): Promise<Array<infer R>> } ? R : never;
@@ -10,10 +11,31 @@ export type RowOf<P> = P extends { all(...args: never[]): Promise<Array<infer R>
  * names one fixed query of that class (the builders take no runtime values),
  * so its template is the same for every instance.
  */
-const TEMPLATES = new WeakMap<object, Map<string, QueryTemplate>>();
+let TEMPLATES = new WeakMap<object, Map<string, QueryTemplate>>();
 
 /** The cache of each repository instance, for {@link statementsOf}. */
 const CACHES = new WeakMap<object, StatementCache>();
+
+/**
+ * Every template built with Drizzle in this process, by repository (entity key) and
+ * statement key: what scripts/generate-statements.ts writes out, and what the drift test compares.
+ */
+const RENDERED = new Map<string, Map<string, QueryTemplate>>();
+
+/** See {@link RENDERED}. */
+export function renderedTemplates(): ReadonlyMap<string, ReadonlyMap<string, QueryTemplate>> {
+  return RENDERED;
+}
+
+/** How many statements were built with Drizzle in this process (0 when all came generated). */
+export let drizzleBuilds = 0;
+
+/** Forgets the templates shared by repository classes (with `useGeneratedStatements`: tests, the generator). */
+export function forgetTemplates(): void {
+  TEMPLATES = new WeakMap();
+  RENDERED.clear();
+  drizzleBuilds = 0;
+}
 
 /** The compiled statements of a repository instance (what the fast-path guard test inspects). */
 export function statementsOf(repository: object): StatementCache | undefined {
@@ -33,11 +55,13 @@ export class StatementCache {
   readonly #executor: unknown;
   /** The repository class: statement templates are shared by its instances. */
   readonly #owner: object;
+  readonly #repository: object;
 
   /** For `repository` (an instance) running on `executor` (a Drizzle database or transaction). */
   constructor(repository: object, executor: unknown) {
     this.#executor = executor;
     this.#owner = repository.constructor;
+    this.#repository = repository;
     CACHES.set(repository, this);
   }
 
@@ -50,12 +74,25 @@ export class StatementCache {
         templates = new Map();
         TEMPLATES.set(this.#owner, templates);
       }
-      const template = templates.get(key);
+      const owner = this.#ownerName();
+      let template = templates.get(key);
+      if (template === undefined && owner !== undefined) {
+        template = generatedTemplate(owner, key);
+        if (template !== undefined) templates.set(key, template);
+      }
       const binding = template ? this.#binding() : undefined;
       if (template && binding) c = new CompiledQuery<RowOf<P>>(template, binding);
       else {
         c = new CompiledQuery<RowOf<P>>(build());
-        if (c.template) templates.set(key, c.template);
+        drizzleBuilds++;
+        if (c.template) {
+          templates.set(key, c.template);
+          if (owner !== undefined) {
+            let rendered = RENDERED.get(owner);
+            if (rendered === undefined) RENDERED.set(owner, (rendered = new Map()));
+            rendered.set(key, c.template);
+          }
+        }
       }
       this.#byKey.set(key, c as CompiledQuery<unknown>);
     }
@@ -65,6 +102,12 @@ export class StatementCache {
   /** Every statement compiled so far, by key (for the fast-path guard test). */
   entries(): IterableIterator<[string, CompiledQuery<unknown>]> {
     return this.#byKey.entries();
+  }
+
+  /** The repository's entity key (`actorTasks`): how generated templates are filed. */
+  #ownerName(): string | undefined {
+    const key = (this.#repository as { entity?: { key?: unknown } }).entity?.key;
+    return typeof key === "string" ? key : undefined;
   }
 
   #binding(): ExecBinding | undefined {
