@@ -1,5 +1,5 @@
 /**
- * The ONLY place that reads Drizzle's internals (drizzle-orm 0.45, libsql
+ * The ONLY place that reads Drizzle's internals (drizzle-orm 0.44 and 0.45, libsql
  * driver). Everything the statement engine needs from Drizzle comes through
  * the two functions below; a Drizzle release that renames or reshapes what
  * they read makes them return null, the engine then runs the statement
