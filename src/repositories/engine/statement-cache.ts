@@ -88,8 +88,8 @@ export class StatementCache {
         if (c.template) {
           templates.set(key, c.template);
           if (owner !== undefined) {
-            let rendered = RENDERED.get(owner);
-            if (rendered === undefined) RENDERED.set(owner, (rendered = new Map()));
+            const rendered = RENDERED.get(owner) ?? new Map<string, QueryTemplate>();
+            RENDERED.set(owner, rendered);
             rendered.set(key, c.template);
           }
         }
