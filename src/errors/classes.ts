@@ -75,25 +75,31 @@ export class InvalidTransitionError extends RFDatabaseError {
 }
 
 /**
- * The caller no longer holds the lease it claimed (it expired and the row
- * was handed to someone else, re-queued, or finished by another holder);
- * nothing was written. `holder` is who holds it now (null: nobody).
+ * The caller no longer holds the lease it claimed (it ended and the row was
+ * handed to someone else, re-queued, or finished by another holder); nothing
+ * was written. `holder` is who holds it now (null: nobody), `caller` who asked.
  */
 export class LeaseLostError extends InvalidTransitionError {
+  readonly holder: number | string | null;
+  readonly caller: number | string | null;
   constructor(
     entity: string,
     id: number,
     from: string,
     to: string,
-    readonly holder: number | string | null,
-    readonly caller: number | string | null,
+    options: { holder?: number | string | null; caller?: number | string | null; message?: string } = {},
   ) {
-    const who = caller === null ? "the caller" : `${caller}`;
-    const now = holder === null ? "nobody holds it now" : `it is leased to ${holder} now`;
+    const holder = options.holder ?? null;
+    const caller = options.caller ?? null;
+    const now = holder === null ? "nobody holds it now" : `${holder} holds it now`;
     super(entity, id, from, to, {
       code: "LEASE_LOST",
-      message: `${entity} ${id}: ${who} no longer holds its lease (${now}; status "${from}"), so it cannot move to "${to}"; nothing was written`,
+      message:
+        options.message ??
+        `${entity} ${id} is no longer leased to ${caller ?? "the caller"} (${now}; status "${from}"), so it cannot move to "${to}"; nothing was written`,
     });
+    this.holder = holder;
+    this.caller = caller;
   }
 }
 

@@ -105,5 +105,14 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE INDEX `pipelines_summary_idx` ON `pipelines` (`experiment_id`,`pipeline_id`,`status`,`current_shard_id`,`shards_completed`,`total_samples_processed`,`updated_at`,`parent_pipeline_id`,`pipeline_name`,`pipeline_type`,`metric_run_id`,`source`);",
       "CREATE INDEX `pipelines_parent_idx` ON `pipelines` (`parent_pipeline_id`) WHERE \"pipelines\".\"parent_pipeline_id\" is not null;"
     ]
+  },
+  {
+    "tag": "0005_lease_indexes",
+    "when": 1796050422038,
+    "hash": "95b5fd26df181b5d9faef58c1b49af9d556ccc1c18b01ad5a3a3541f58c9311e",
+    "statements": [
+      "CREATE INDEX `actor_tasks_lease_idx` ON `actor_tasks` (`status`,`lease_expires_at`);",
+      "CREATE INDEX `interactive_control_lease_idx` ON `interactive_control` (`status`,`lease_expires_at`);"
+    ]
   }
 ];

@@ -1,72 +1,39 @@
+/**
+ * `db.actorTasks`: creating, claiming and reading tasks. The entity, its
+ * input and its lifecycle (start/complete/fail/completeWithProgress/
+ * heartbeat) are in actor-task-lifecycle.ts; the lease policy in lease.ts.
+ */
 import { and, count, eq, inArray, type SQL, sql } from "drizzle-orm";
-import { InvalidTransitionError } from "../errors";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import {
   ACTOR_TASK_STATUSES,
-  ACTOR_TASK_TRANSITIONS,
   actorTasks,
+  DB_NOW_MS,
   experiments,
-  pipelines,
   type ActorTask,
   type ActorTaskStatus,
 } from "../schema";
 import * as v from "../validate";
-import { slot } from "./base-repository";
-import { CompiledQuery } from "./engine";
-import { defineEntity } from "./entity";
-import { field, type InputOf, inputSpec } from "./input";
-import { elapsedSeconds, TimedLifecycleRepository } from "./lifecycle";
 import {
-  type AdvanceProgressInput,
-  type PipelineProgress,
-  progressDeltaInput,
-  progressIncrement,
-} from "./pipeline-repository";
+  ActorTaskLifecycle,
+  actorTaskEntity,
+  actorTaskInput,
+  type CreateActorTaskInput,
+  failed,
+} from "./actor-task-lifecycle";
+import { CompiledQuery } from "./engine";
+import { ended, expiryMessage, leaseEnd, leaseMs, options } from "./lease";
 import { updateOf } from "./update";
 
+export {
+  actorTaskEntity,
+  actorTaskInput,
+  type CreateActorTaskInput,
+  type TaskCompletion,
+} from "./actor-task-lifecycle";
+
 const p = sql.placeholder;
-
-/** The actor task entity (see entity.ts). Its error column is `errorMessage`. */
-export const actorTaskEntity = defineEntity(actorTasks, {
-  key: "actorTasks",
-  name: "actor task",
-  error: "errorMessage",
-  timed: true,
-  unfinished: ["scheduled", "in_progress"],
-  transitions: ACTOR_TASK_TRANSITIONS,
-});
-
-/** `actorTasks.create`'s input; the status default (`scheduled`) is the schema's. */
-export const actorTaskInput = inputSpec(actorTasks, {
-  experimentId: field.id(),
-  pipelineId: field.id(),
-  actorId: field.id(),
-  shardId: field.id(),
-  /** Defaults to `scheduled`. */
-  status: field.oneOf(ACTOR_TASK_STATUSES).optional(),
-  /**
-   * The start time, recorded in the same INSERT (not recorded when omitted).
-   * With `status: "in_progress"` this creates and starts the task in one
-   * statement — what `create` followed by `start` does in two.
-   */
-  startedAt: field.time().optional(),
-});
-export interface CreateActorTaskInput extends InputOf<typeof actorTaskInput> {}
-
-/** What `completeWithProgress` returns: the task's pipeline and its progress counters after the increment. */
-export interface TaskCompletion extends PipelineProgress {
-  pipelineId: number;
-}
-
-/** The task's duration at `:ms`, by the one duration policy (lifecycle.ts). */
-const elapsed = elapsedSeconds(actorTasks.startedAt);
-
-/** `→ failed` with `:error`, the end time `:t` and the duration at `:ms` (`fail`, `failUnfinished`). */
-const failed = {
-  status: "failed",
-  errorMessage: slot("error"),
-  completedAt: slot("t"),
-  durationSeconds: elapsed,
-} as const;
+const t = actorTasks;
 
 /**
  * `(select count(*) from actor_tasks where experiment_id = :experimentId and status = '<s>')`: one
@@ -74,12 +41,33 @@ const failed = {
  * experiment is a placeholder, not a correlation with the outer row.)
  */
 const countOf = (status: ActorTaskStatus) =>
-  sql<number>`(select count(*) from ${actorTasks} where ${actorTasks.experimentId} = ${p("experimentId")} and ${actorTasks.status} = ${sql.raw(`'${status}'`)})`;
+  sql<number>`(select count(*) from ${t} where ${t.experimentId} = ${p("experimentId")} and ${t.status} = ${sql.raw(`'${status}'`)})`;
+
+/** In progress, lease ended (database clock), with attempts left or none (also `db.reapStale`). */
+export const expiredLease = (attemptsLeft: boolean) =>
+  sql`${t.status} = 'in_progress' and ${ended(t.leaseExpiresAt)} and ${t.attempts} ${sql.raw(attemptsLeft ? "<" : ">=")} ${t.maxAttempts}`;
+
+/**
+ * `→ failed` for tasks whose lease ended after their last attempt: the error names the expiry,
+ * the end is the database's now, nobody holds them any more. (`db.reapStale` uses it too.)
+ */
+export const exhaustedLease = {
+  status: "failed",
+  errorMessage: expiryMessage(t.attempts, t.maxAttempts, t.leaseExpiresAt, t.leaseOwner),
+  completedAt: DB_NOW_MS,
+  durationSeconds: sql`max(0, (${DB_NOW_MS} - ${t.startedAt}) / 1000.0)`,
+  leaseOwner: null,
+  leaseExpiresAt: null,
+} as const;
+
+/** What `claimNext` accepts: the lease length. */
+export interface ClaimOptions {
+  /** How long the claim holds without a heartbeat, in ms (default 60000). */
+  leaseMs?: number;
+}
 
 /** `db.actorTasks`: one row per shard of a pipeline run by an actor. */
-export class ActorTaskRepository extends TimedLifecycleRepository<typeof actorTaskEntity> {
-  protected readonly entity = actorTaskEntity;
-
+export class ActorTaskRepository extends ActorTaskLifecycle {
   /**
    * Creates a task; NotFoundError if the experiment or pipeline does not exist.
    * Pass `status: "in_progress"` and `startedAt` to create a running task in
@@ -91,14 +79,21 @@ export class ActorTaskRepository extends TimedLifecycleRepository<typeof actorTa
     const values = actorTaskInput.parse(input);
     // Bound as epoch milliseconds (the column's storage), null when absent.
     const startedAt = values.startedAt === null ? null : values.startedAt.getTime();
-    // startedAt: a raw placeholder (not through the Date encoder, which cannot take null).
-    const raw = { startedAt: sql`${p("startedAt")}` };
-    return this.insert(
-      actorTaskInput,
-      { ...values, startedAt },
-      { entity: "experiment or pipeline", id: undefined },
-      raw,
-    );
+    const stmt = this.compiled("create", () => {
+      const running = sql`${p("status")} = 'in_progress'`;
+      return this.db
+        .insert(t)
+        .values({
+          // startedAt: a raw placeholder (not through the Date encoder, which cannot take null).
+          ...(actorTaskInput.placeholders({ startedAt: sql`${p("startedAt")}` }) as object),
+          // Created running = started by its actor: held without a lease end, one attempt (as `start`).
+          leaseOwner: sql`case when ${running} then ${p("actorId")} end`,
+          attempts: sql`case when ${running} then 1 else 0 end`,
+        } as never)
+        .prepare();
+    });
+    const fk = { entity: "experiment or pipeline", id: undefined };
+    return this.insertedId(await this.settle(stmt.run({ ...values, startedAt }), fk));
   }
 
   /**
@@ -107,156 +102,78 @@ export class ActorTaskRepository extends TimedLifecycleRepository<typeof actorTa
    */
   async listRunning(experimentId: number): Promise<ActorTask[]> {
     const eid = v.id(experimentId, "experimentId");
-    const running = () => and(eq(actorTasks.experimentId, p("experimentId")), eq(actorTasks.status, "in_progress"));
-    const stmt = this.rows("listRunning", () => ({ where: running(), orderBy: actorTasks.taskId }));
+    const running = () => and(eq(t.experimentId, p("experimentId")), eq(t.status, "in_progress"));
+    const stmt = this.rows("listRunning", () => ({ where: running(), orderBy: t.taskId }));
     return this.settle(stmt.all({ experimentId: eid }));
   }
 
   /**
-   * `scheduled → in_progress`, recording the start time, in one conditional
-   * statement. InvalidTransitionError from any other state; nothing written.
-   * @example await db.actorTasks.start(taskId);
-   */
-  async start(id: number, time?: Date | string): Promise<void> {
-    const taskId = v.id(id, "taskId");
-    const t = v.optionalTime(time, "time");
-    const stmt = this.compiled("start", () =>
-      updateOf(this.db, actorTasks, { status: "in_progress", startedAt: slot("t") })
-        .where(and(eq(actorTasks.taskId, p("id")), eq(actorTasks.status, "scheduled")))
-        .prepare(),
-    );
-    const rs = await this.settle(stmt.run({ id: taskId, t }));
-    if (rs.rowsAffected === 0) await this.explainRefusal(taskId, "in_progress");
-  }
-
-  /**
-   * `in_progress → completed`, recording the end time and the duration since
-   * the start, in one conditional statement.
-   * @example await db.actorTasks.complete(taskId);
-   */
-  async complete(id: number, time?: Date | string): Promise<void> {
-    const taskId = v.id(id, "taskId");
-    const t = v.optionalTime(time, "time");
-    const rs = await this.settle(this.#completeStmt().run({ id: taskId, t, ms: t.getTime() }));
-    if (rs.rowsAffected === 0) await this.explainRefusal(taskId, "completed");
-  }
-
-  /**
-   * `complete` and the task's pipeline's `advanceProgress` as ONE atomic
-   * batch — one call, one request on a remote database — returning the
-   * pipeline's counters after the increment:
+   * Claims a task of the experiment for an actor and returns it (`null` when
+   * none is ready): the one whose lease ended longest ago (its holder died or
+   * stalled) or else the oldest `scheduled` one. It moves to `in_progress`
+   * with the actor as `actorId` and lease holder, a lease ending `leaseMs`
+   * (default 60000) from now by the database's clock, `attempts + 1` and the
+   * start time. Tasks whose lease ended after their last attempt
+   * (`maxAttempts`) are failed first, with an error naming the expiry. One
+   * atomic batch of two statements — one request remotely — whose claim
+   * re-checks the status and the lease in its WHERE, so two actors never
+   * claim the same task. Keep the lease with `heartbeat`; finish with
+   * `complete`/`completeWithProgress`/`fail` and `{ actorId }`.
    *
-   * - the task goes `in_progress → completed` with the end time and the
-   *   duration since its start (as `complete`);
-   * - its pipeline's `shardsCompleted` grows by `progress.shards` (default 1)
-   *   and `totalSamplesProcessed` by `progress.samples` (default 0), and
-   *   `currentShardId` is set when given — atomic increments, so actors
-   *   finishing shards of one pipeline at once never lose a count.
-   *
-   * Both statements are conditional on the task being `in_progress`, inside
-   * one transaction: from any other state (or for a missing id) neither
-   * writes anything and it throws InvalidTransitionError (NotFoundError),
-   * after one more read to tell the two apart (as `complete`). Inside
-   * `db.transaction` it runs in that transaction.
+   * The third argument may also be a Date or ISO string (the first
+   * release's form): the start time to record, with the default lease.
    * @example
-   * const { shardsCompleted } = await db.actorTasks.completeWithProgress(taskId, { samples: 512, currentShardId: 7 });
-   */
-  async completeWithProgress(
-    id: number,
-    progress: AdvanceProgressInput = {},
-    time?: Date | string,
-  ): Promise<TaskCompletion> {
-    const taskId = v.id(id, "taskId");
-    const delta = progressDeltaInput.parse(progress, "progress");
-    const t = v.optionalTime(time, "time");
-    const advance = this.compiled("advanceTaskPipeline", () =>
-      updateOf(this.db, pipelines, progressIncrement())
-        // The task's pipeline, only while the task is in progress (the same condition as the completion below).
-        .where(
-          sql`${pipelines.pipelineId} = (select ${actorTasks.pipelineId} from ${actorTasks} where ${actorTasks.taskId} = ${p("id")} and ${actorTasks.status} = 'in_progress')`,
-        )
-        .prepare(),
-    );
-    // The counters after both updates, read in the same transaction. (A third statement instead of
-    // RETURNING on the first: locally a RETURNING write needs a cursor and a changes() query, a plain
-    // UPDATE one native call, and a single-row SELECT … LIMIT 1 another; remotely it is the same request.)
-    const progressOf = this.compiled("taskPipelineProgress", () =>
-      this.db
-        .select({
-          pipelineId: pipelines.pipelineId,
-          currentShardId: pipelines.currentShardId,
-          shardsCompleted: pipelines.shardsCompleted,
-          totalSamplesProcessed: pipelines.totalSamplesProcessed,
-        })
-        .from(pipelines)
-        .where(
-          sql`${pipelines.pipelineId} = (select ${actorTasks.pipelineId} from ${actorTasks} where ${actorTasks.taskId} = ${p("id")})`,
-        )
-        .limit(1)
-        .prepare(),
-    );
-    const complete = this.#completeStmt();
-    const [advanced, completed, counters] = await this.settle(
-      CompiledQuery.batch([
-        { query: advance as CompiledQuery<unknown>, values: { id: taskId, ...delta } },
-        { query: complete as CompiledQuery<unknown>, values: { id: taskId, t, ms: t.getTime() } },
-        { query: progressOf as CompiledQuery<unknown>, values: { id: taskId } },
-      ]),
-    );
-    const row = progressOf.decodeFirst(counters!);
-    if (advanced!.rowsAffected === 0 || completed!.rowsAffected === 0 || row === undefined) {
-      // Same predicate in one transaction: both wrote or neither did.
-      if (advanced!.rowsAffected === 0 && completed!.rowsAffected === 0) await this.explainRefusal(taskId, "completed");
-      throw new Error(`rf-inferno-db: inconsistent completion of actor task ${taskId} (foreign keys disabled?)`);
-    }
-    return row;
-  }
-
-  #completeStmt() {
-    return this.compiled("complete", () =>
-      updateOf(this.db, actorTasks, { status: "completed", completedAt: slot("t"), durationSeconds: elapsed })
-        .where(and(eq(actorTasks.taskId, p("id")), eq(actorTasks.status, "in_progress")))
-        .prepare(),
-    );
-  }
-
-  /**
-   * `scheduled | in_progress → failed`, recording the error and the end time
-   * (and the duration when it had started), in one conditional statement.
-   * @example await db.actorTasks.fail(taskId, "shard file missing");
-   */
-  async fail(id: number, error: string, time?: Date | string): Promise<void> {
-    const taskId = v.id(id, "taskId");
-    const where = () => and(eq(actorTasks.taskId, p("id")), inArray(actorTasks.status, actorTaskEntity.unfinished));
-    const rs = await this.#failWhere("fail", where, taskId, error, time);
-    if (rs.rowsAffected === 0) await this.explainRefusal(taskId, "failed");
-  }
-
-  /**
-   * Claims the experiment's oldest `scheduled` task for an actor: moves it to
-   * `in_progress` with the actor's id and the start time, and returns it
-   * (`null` when none is left). One statement that re-checks the status in
-   * its WHERE, so two actors never claim the same task.
-   * @example
-   * for (let t; (t = await db.actorTasks.claimNext(experimentId, actorId)); ) {
-   *   await runShard(t.pipelineId, t.shardId);
-   *   await db.actorTasks.complete(t.taskId);
+   * for (let t; (t = await db.actorTasks.claimNext(experimentId, actorId, { leaseMs: 30_000 })); ) {
+   *   await runShard(t.pipelineId, t.shardId); // heartbeat(t.taskId, actorId) every ~10 s meanwhile
+   *   await db.actorTasks.completeWithProgress(t.taskId, { samples: 512 }, { actorId });
    * }
    */
-  async claimNext(experimentId: number, actorId: number, time?: Date | string): Promise<ActorTask | null> {
+  async claimNext(
+    experimentId: number,
+    actorId: number,
+    opts?: ClaimOptions | Date | string,
+  ): Promise<ActorTask | null> {
     const eid = v.id(experimentId, "experimentId");
     const aid = v.id(actorId, "actorId");
-    const t = v.optionalTime(time, "time");
-    const stmt = this.compiled("claimNext", () =>
-      updateOf(this.db, actorTasks, { status: "in_progress", actorId: slot("actorId"), startedAt: slot("t") })
-        .where(
-          // Served by actor_tasks_experiment_status_idx (its entries are ordered by task_id within a status).
-          sql`${actorTasks.taskId} = (select ${actorTasks.taskId} from ${actorTasks} where ${actorTasks.experimentId} = ${p("experimentId")} and ${actorTasks.status} = 'scheduled' order by ${actorTasks.taskId} limit 1) and ${actorTasks.status} = 'scheduled'`,
-        )
-        .returning()
+    const legacy = opts instanceof Date || typeof opts === "string";
+    const start = v.optionalTime(legacy ? opts : undefined, "time");
+    const ms = leaseMs(legacy ? undefined : options(opts, "options", ["leaseMs"]).leaseMs);
+    const exhaust = this.compiled("failExhaustedLeases", () =>
+      updateOf(this.db, t, exhaustedLease)
+        .where(and(eq(t.experimentId, p("experimentId")), expiredLease(false)))
         .prepare(),
     );
-    return (await this.settle(stmt.get({ experimentId: eid, actorId: aid, t }))) ?? null;
+    const claim = this.compiled("claimNext", () => {
+      // The task whose lease ended longest ago (a range of actor_tasks_lease_idx, in its order), else the
+      // oldest scheduled one (a range of actor_tasks_experiment_status_idx, in task_id order).
+      const candidate = (where: SQL, order: SQLiteColumn) =>
+        sql`(select ${t.taskId} from ${t} where ${t.experimentId} = ${p("experimentId")} and ${where} order by ${order} limit 1)`;
+      return updateOf(this.db, t, {
+        status: "in_progress",
+        actorId: p("actorId") as never,
+        leaseOwner: p("actorId") as never,
+        leaseExpiresAt: leaseEnd,
+        attempts: sql`${t.attempts} + 1`,
+        startedAt: p("t") as never,
+        completedAt: null,
+        durationSeconds: null,
+      })
+        .where(
+          sql`${t.taskId} = coalesce(${candidate(expiredLease(true), t.leaseExpiresAt)}, ${candidate(sql`${t.status} = 'scheduled'`, t.taskId)}) and (${t.status} = 'scheduled' or ${expiredLease(true)})`,
+        )
+        .returning()
+        .prepare();
+    });
+    const [, claimed] = await this.settle(
+      CompiledQuery.batch([
+        { query: exhaust as CompiledQuery<unknown>, values: { experimentId: eid } },
+        {
+          query: claim as CompiledQuery<unknown>,
+          values: { experimentId: eid, actorId: aid, leaseMs: ms, t: start },
+        },
+      ]),
+    );
+    return claim.decodeFirst(claimed!) ?? null;
   }
 
   /**
@@ -294,11 +211,11 @@ export class ActorTaskRepository extends TimedLifecycleRepository<typeof actorTa
     const eid = v.id(experimentId, "experimentId");
     const stmt = this.compiled("countCompletedByActor", () =>
       this.db
-        .select({ actorId: actorTasks.actorId, tasks: count() })
-        .from(actorTasks)
-        .where(and(eq(actorTasks.experimentId, p("experimentId")), eq(actorTasks.status, "completed")))
-        .groupBy(actorTasks.actorId)
-        .orderBy(actorTasks.actorId)
+        .select({ actorId: t.actorId, tasks: count() })
+        .from(t)
+        .where(and(eq(t.experimentId, p("experimentId")), eq(t.status, "completed")))
+        .groupBy(t.actorId)
+        .orderBy(t.actorId)
         .prepare(),
     );
     return this.settle(stmt.all({ experimentId: eid }));
@@ -313,22 +230,15 @@ export class ActorTaskRepository extends TimedLifecycleRepository<typeof actorTa
    */
   async failUnfinished(experimentId: number, error: string, time?: Date | string): Promise<number> {
     const eid = v.id(experimentId, "experimentId");
-    const where = () =>
-      and(eq(actorTasks.experimentId, p("id")), inArray(actorTasks.status, actorTaskEntity.unfinished));
+    const where = () => and(eq(t.experimentId, p("id")), inArray(t.status, actorTaskEntity.unfinished));
     return (await this.#failWhere("failUnfinished", where, eid, error, time)).rowsAffected;
   }
 
   /** `→ failed` (error, end time, duration) for the rows `where` selects with `:id` = `id`. */
   async #failWhere(key: string, where: () => SQL | undefined, id: number, error: string, time?: Date | string) {
     const message = v.text(error, "error");
-    const t = v.optionalTime(time, "time");
-    const stmt = this.compiled(key, () => updateOf(this.db, actorTasks, failed).where(where()).prepare());
-    return this.settle(stmt.run({ id, error: message, t, ms: t.getTime() }));
-  }
-
-  /** After a conditional update touched nothing: NotFoundError or InvalidTransitionError. */
-  private async explainRefusal(taskId: number, to: ActorTaskStatus): Promise<never> {
-    const row = await this.refusal(taskId);
-    throw new InvalidTransitionError("actor task", taskId, row.status, to);
+    const at = v.optionalTime(time, "time");
+    const stmt = this.compiled(key, () => updateOf(this.db, t, failed).where(where()).prepare());
+    return this.settle(stmt.run({ id, error: message, t: at, ms: at.getTime() }));
   }
 }

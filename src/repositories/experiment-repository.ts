@@ -1,11 +1,14 @@
 import { desc, eq, sql } from "drizzle-orm";
 import { ValidationError } from "../errors";
-import { EXPERIMENT_STATUSES, EXPERIMENT_TRANSITIONS, experiments, type Experiment } from "../schema";
+import { DB_NOW_MS, EXPERIMENT_STATUSES, EXPERIMENT_TRANSITIONS, experiments, type Experiment } from "../schema";
 import * as v from "../validate";
 import { slot } from "./base-repository";
+import { CompiledQuery } from "./engine";
 import { defineEntity } from "./entity";
 import { field, type InputOf, inputSpec } from "./input";
+import { ended, leaseEnd, leaseMs, options } from "./lease";
 import { LifecycleRepository } from "./lifecycle";
+import { updateOf } from "./update";
 
 const p = sql.placeholder;
 
@@ -216,5 +219,51 @@ export class ExperimentRepository extends LifecycleRepository<typeof experimentE
     const experimentId = v.id(id, "experimentId");
     const numShards = v.count(n, "numShards");
     await this.updateById("setNumShards", () => ({ numShards: slot("numShards") }), { id: experimentId, numShards });
+  }
+
+  /**
+   * The controller's liveness: takes or extends the experiment's lease for
+   * `owner` (e.g. `"controller@host:pid"`) to `leaseMs` (default 60000) from
+   * now by the database's clock, and records the heartbeat time. Returns
+   * false — nothing written — when another owner holds a live lease, or the
+   * experiment is no longer `running` (it ended, or `db.reapStale()` failed
+   * it: stop working on it); an ended lease of another owner is taken over.
+   * NotFoundError for a missing id. One atomic batch: one request remotely.
+   * A running experiment whose lease ends is failed by `db.reapStale()`.
+   * @example
+   * const timer = setInterval(async () => {
+   *   if (!(await db.experiments.heartbeat(id, { owner, leaseMs: 30_000 }))) process.exit(1); // lost it
+   * }, 10_000);
+   */
+  async heartbeat(id: number, opts: { owner: string; leaseMs?: number }): Promise<boolean> {
+    const experimentId = v.id(id, "experimentId");
+    const o = options(opts, "options", ["owner", "leaseMs"]);
+    const owner = v.text(o.owner, "owner", { nonEmpty: true });
+    const ms = leaseMs(o.leaseMs);
+    const e = experiments;
+    const take = this.compiled("heartbeat", () =>
+      updateOf(this.db, e, { leaseOwner: slot("owner"), leaseExpiresAt: leaseEnd, heartbeatAt: DB_NOW_MS })
+        .where(
+          sql`${e.experimentId} = ${p("id")} and ${e.status} = 'running' and (${e.leaseOwner} is null or ${e.leaseOwner} = ${p("owner")} or ${e.leaseExpiresAt} is null or ${ended(e.leaseExpiresAt)})`,
+        )
+        .prepare(),
+    );
+    const exists = this.compiled("exists", () =>
+      this.db
+        .select({ id: e.experimentId })
+        .from(e)
+        .where(eq(e.experimentId, p("id")))
+        .limit(1)
+        .prepare(),
+    );
+    const [taken, found] = await this.settle(
+      CompiledQuery.batch([
+        { query: take as CompiledQuery<unknown>, values: { id: experimentId, owner, leaseMs: ms } },
+        { query: exists as CompiledQuery<unknown>, values: { id: experimentId } },
+      ]),
+    );
+    if (taken!.rowsAffected > 0) return true;
+    this.found(exists.decodeFirst(found!), experimentId);
+    return false;
   }
 }

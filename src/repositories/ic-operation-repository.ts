@@ -15,9 +15,10 @@ import {
 } from "../schema";
 import { statusesLeadingTo } from "../schema/transitions";
 import * as v from "../validate";
-import { BaseRepository, slot } from "./base-repository";
+import { slot } from "./base-repository";
 import { defineEntity } from "./entity";
 import { applyOperation } from "./ic-apply";
+import { IcOperationLeases } from "./ic-operation-leases";
 import { field, type InputOf, inputSpec } from "./input";
 import { insertSelect } from "./insert-select";
 import { redactFields } from "./redact";
@@ -110,7 +111,7 @@ const dedupe = {
 };
 
 /** `db.icOperations`: the queue of interactive-control requests (stop, resume, delete, clone). */
-export class IcOperationRepository extends BaseRepository<typeof icOperationEntity> {
+export class IcOperationRepository extends IcOperationLeases<typeof icOperationEntity> {
   protected readonly entity = icOperationEntity;
 
   /**
@@ -196,25 +197,6 @@ export class IcOperationRepository extends BaseRepository<typeof icOperationEnti
   }
 
   /**
-   * Atomically moves the oldest pending operation to `processing` and returns
-   * it, or `null` when none is pending. One statement that re-checks the
-   * status in its WHERE (SQLite has no SKIP LOCKED; its single writer makes
-   * the statement atomic), so two workers never claim the same operation.
-   * @example const op = await db.icOperations.claimNext(); if (op) await handle(op);
-   */
-  async claimNext(): Promise<IcOperation | null> {
-    const stmt = this.compiled("claimNext", () =>
-      updateOf(this.db, icOperations, { status: "processing" })
-        .where(
-          sql`${icOperations.icId} = (select ${icOperations.icId} from ${icOperations} where ${icOperations.status} = 'pending' order by ${icOperations.icId} limit 1) and ${icOperations.status} = 'pending'`,
-        )
-        .returning()
-        .prepare(),
-    );
-    return (await this.settle(stmt.get())) ?? null;
-  }
-
-  /**
    * Moves the operation to `status` if IC_TRANSITIONS allows it, with an
    * optional error and `processedAt` = now, in one conditional statement;
    * InvalidTransitionError (nothing written) otherwise, NotFoundError for a
@@ -229,6 +211,8 @@ export class IcOperationRepository extends BaseRepository<typeof icOperationEnti
     const set = () => ({
       error: sql`coalesce(${p("error")}, ${icOperations.error})`,
       processedAt: slot("t"),
+      // Whatever the new status, no worker's lease runs on (a `processing` set by hand never expires).
+      leaseExpiresAt: null,
     });
     const from = statusesLeadingTo(IC_TRANSITIONS, s);
     await this.move(`setStatus>${s}`, icId, s, from, set, { error: message, t: new Date() });

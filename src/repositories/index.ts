@@ -7,6 +7,8 @@ export * from "./pipeline-summary";
 export * from "./redact";
 export * from "./actor-task-repository";
 export * from "./ic-operation-repository";
+export * from "./ic-operation-leases";
+export * from "./lease";
 export * from "./entity";
 export * from "./input";
 export * from "./lifecycle";

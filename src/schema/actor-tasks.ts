@@ -58,6 +58,9 @@ export const actorTasks = sqliteTable(
     index("actor_tasks_experiment_status_idx").on(t.experimentId, t.status),
     // The pipeline's ON DELETE CASCADE looks tasks up by pipeline_id.
     index("actor_tasks_pipeline_idx").on(t.pipelineId),
+    // claimNext's re-take of ended leases (longest ended first) and db.reapStale():
+    // WHERE status = 'in_progress' AND lease_expires_at <= now ORDER BY lease_expires_at.
+    index("actor_tasks_lease_idx").on(t.status, t.leaseExpiresAt),
   ],
 );
 

@@ -69,6 +69,9 @@ export const icOperations = sqliteTable(
     index("interactive_control_experiment_idx").on(t.experimentId, t.status, t.icId),
     // The pipeline's ON DELETE CASCADE looks operations up by pipeline_id.
     index("interactive_control_pipeline_idx").on(t.pipelineId),
+    // claimNext's re-take of ended leases (longest ended first) and db.reapStale():
+    // WHERE status = 'processing' AND lease_expires_at <= now ORDER BY lease_expires_at.
+    index("interactive_control_lease_idx").on(t.status, t.leaseExpiresAt),
     // create({ dedupeKey }): at most one live (pending/processing) operation per key. An expression
     // index rather than a partial one: with a partial index on the table SQLite 3.45's planner picks
     // odd plans for unrelated whole-table reads (a secondary index scan plus a sort).

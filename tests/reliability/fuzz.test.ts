@@ -892,6 +892,11 @@ const METHODS: Method[] = [
         startedAt: null,
         completedAt: null,
         durationSeconds: null,
+        // created running = started by its actor: held without a lease end, one attempt
+        leaseOwner: i.status === "in_progress" ? z(i.actorId) : null,
+        leaseExpiresAt: null,
+        attempts: i.status === "in_progress" ? 1 : 0,
+        maxAttempts: 3,
       });
     },
   },
@@ -979,9 +984,10 @@ const METHODS: Method[] = [
       tupleOf(idOf("actor_tasks"), opt(time)),
       (r, a) =>
         a[1] === undefined ? r.actorTasks.start(a[0] as number) : r.actorTasks.start(a[0] as number, a[1] as never),
-      ["status", "started_at"],
+      ["status", "started_at", "lease_owner", "attempts"],
       (row, c) => {
         expect(row.status).toBe("in_progress");
+        expect(row.leaseOwner).toBe(row.actorId);
         if (c.a[1] === undefined) expectNow(row.startedAt, c);
         else expectTime(row.startedAt, c.a[1]);
       },
@@ -998,9 +1004,10 @@ const METHODS: Method[] = [
         a[1] === undefined
           ? r.actorTasks.complete(a[0] as number)
           : r.actorTasks.complete(a[0] as number, a[1] as never),
-      ["status", "completed_at", "duration_seconds"],
+      ["status", "completed_at", "duration_seconds", "lease_expires_at"],
       (row, c) => {
         expect(row.status).toBe("completed");
+        expect(row.leaseExpiresAt).toBeNull();
         if (c.a[1] === undefined) expectNow(row.completedAt, c);
         else expectTime(row.completedAt, c.a[1]);
         const start = rowOf(c.before, "actor_tasks", c.a[0])!.started_at;
@@ -1019,9 +1026,10 @@ const METHODS: Method[] = [
         a[2] === undefined
           ? r.actorTasks.fail(a[0] as number, a[1] as string)
           : r.actorTasks.fail(a[0] as number, a[1] as string, a[2] as never),
-      ["status", "error_message", "completed_at", "duration_seconds"],
+      ["status", "error_message", "completed_at", "duration_seconds", "lease_expires_at"],
       (row, c) => {
         expect(row.status).toBe("failed");
+        expect(row.leaseExpiresAt).toBeNull();
         expect(row.errorMessage).toBe(c.a[1]);
         if (c.a[2] === undefined) expectNow(row.completedAt, c);
         else expectTime(row.completedAt, c.a[2]);
@@ -1049,9 +1057,29 @@ const METHODS: Method[] = [
         return;
       }
       const id = Math.min(...scheduled);
-      expectOnly(c, "actor_tasks", { changed: [id], columns: ["status", "actor_id", "started_at"] });
+      expectOnly(c, "actor_tasks", {
+        changed: [id],
+        columns: [
+          "status",
+          "actor_id",
+          "started_at",
+          "lease_owner",
+          "lease_expires_at",
+          "attempts",
+          "completed_at",
+          "duration_seconds",
+        ],
+      });
       const row = c.result as Record<string, unknown>;
-      expect(row).toMatchObject({ taskId: id, status: "in_progress", actorId: z(c.a[1]) });
+      const attempts = Number(rowOf(c.before, "actor_tasks", id)!.attempts) + 1;
+      expect(row).toMatchObject({
+        taskId: id,
+        status: "in_progress",
+        actorId: z(c.a[1]),
+        leaseOwner: z(c.a[1]),
+        attempts,
+      });
+      expect(row.leaseExpiresAt).toBeInstanceOf(Date);
       if (c.a[2] === undefined) expectNow(row.startedAt, c);
       else expectTime(row.startedAt, c.a[2]);
       expect(await c.db.actorTasks.get(id)).toEqual(row);
@@ -1136,7 +1164,7 @@ const METHODS: Method[] = [
         return;
       }
       const id = Math.min(...pending);
-      expectOnly(c, "interactive_control", { changed: [id], columns: ["status"] });
+      expectOnly(c, "interactive_control", { changed: [id], columns: ["status", "lease_expires_at", "attempts"] });
       expect(c.result).toMatchObject({ icId: id, status: "processing" });
     },
   },
@@ -1148,9 +1176,10 @@ const METHODS: Method[] = [
       a[2] === undefined
         ? r.icOperations.setStatus(a[0] as number, a[1] as never)
         : r.icOperations.setStatus(a[0] as number, a[1] as never, a[2] as string),
-    ["status", "error", "processed_at"],
+    ["status", "error", "processed_at", "lease_expires_at"],
     (row, c) => {
       expect(row.status).toBe(c.a[1]);
+      expect(row.leaseExpiresAt).toBeNull();
       expect(row.error).toBe(
         c.a[2] === undefined ? (rowOf(c.before, "interactive_control", c.a[0])!.error ?? null) : c.a[2],
       );

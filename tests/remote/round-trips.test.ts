@@ -31,6 +31,7 @@ import {
   ExperimentRepository,
   IcOperationRepository,
   InvalidTransitionError,
+  LeaseLostError,
   NotFoundError,
   PipelineRepository,
   RFDatabase,
@@ -147,6 +148,15 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     expect(await one(r, "getError", () => db.experiments.getError(id))).toBe("oops");
     await one(r, "setNumShards", () => db.experiments.setNumShards(id, 8));
     await one(r, "setResources", () => db.experiments.setResources(id, { numActors: 3, numGpusPerActor: 0.5 }));
+    // the controller's liveness: one batch, also when it answers false
+    const live = await db.experiments.create({ experimentName: "rt-live", numActors: 1 });
+    expect(await one(r, "heartbeat", () => db.experiments.heartbeat(live, { owner: "a" }))).toBe(true);
+    expect(
+      await expectCost(1, "experiments.heartbeat(other owner)", () => db.experiments.heartbeat(live, { owner: "b" })),
+    ).toBe(false);
+    await expectFailureCost(1, "experiments.heartbeat(missing)", NotFoundError, () =>
+      db.experiments.heartbeat(999_999, { owner: "a" }),
+    );
     // failures the database reports: still one request
     await expectFailureCost(2, "experiments.setStatus(missing)", NotFoundError, () =>
       db.experiments.setStatus(999_999, "failed"),
@@ -284,12 +294,40 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     expect(
       await expectCost(1, "actorTasks.claimNext(none left)", () => db.actorTasks.claimNext(experimentId, 1)),
     ).toBeNull();
+    // the lease path: every lease operation is one request
+    const leased = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 6 });
+    expect(
+      (
+        await expectCost(1, "actorTasks.claimNext(leaseMs)", () =>
+          db.actorTasks.claimNext(experimentId, 2, { leaseMs: 30_000 }),
+        )
+      )?.taskId,
+    ).toBe(leased);
+    expect(await one(r, "heartbeat", () => db.actorTasks.heartbeat(leased, 2, { leaseMs: 30_000 }))).toBeInstanceOf(
+      Date,
+    );
+    await expectFailureCost(2, "actorTasks.complete(lost lease)", LeaseLostError, () =>
+      db.actorTasks.complete(leased, { actorId: 3 }),
+    );
+    await expectCost(1, "actorTasks.completeWithProgress(actorId)", () =>
+      db.actorTasks.completeWithProgress(leased, { samples: 1 }, { actorId: 2 }),
+    );
+    for (const [shardId, finish] of [
+      [7, (id: number) => db.actorTasks.complete(id, { actorId: 2 })],
+      [8, (id: number) => db.actorTasks.fail(id, "x", { actorId: 2 })],
+    ] as const) {
+      const id = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId });
+      await db.actorTasks.claimNext(experimentId, 2);
+      await expectCost(1, `actorTasks.${shardId === 7 ? "complete" : "fail"}(actorId)`, () => finish(id));
+    }
     expect(await one(r, "countByStatus", () => db.actorTasks.countByStatus(experimentId))).toMatchObject({
-      failed: 1,
+      failed: 2,
       in_progress: 1,
+      completed: 3,
     });
     expect(await one(r, "countCompletedByActor", () => db.actorTasks.countCompletedByActor(experimentId))).toEqual([
       { actorId: 0, tasks: 1 },
+      { actorId: 2, tasks: 2 },
     ]);
     await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 9 });
     expect(await one(r, "failUnfinished", () => db.actorTasks.failUnfinished(experimentId, "abandoned"))).toBe(2);
@@ -311,8 +349,8 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     ).toEqual({
       pipelineId,
       currentShardId: 2,
-      shardsCompleted: 1,
-      totalSamplesProcessed: 10,
+      shardsCompleted: 2, // one from completeWithProgress(actorId) above
+      totalSamplesProcessed: 11,
     });
 
     // Error path: the conditional UPDATE touches nothing, then one SELECT explains why.
@@ -355,6 +393,13 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await one(r, "listAll", () => db.icOperations.listAll());
     expect((await one(r, "claimNext", () => db.icOperations.claimNext()))?.icId).toBe(id);
     expect(await expectCost(1, "icOperations.claimNext(empty)", () => db.icOperations.claimNext())).toBeNull();
+    expect(await one(r, "heartbeat", () => db.icOperations.heartbeat(id, { leaseMs: 30_000 }))).toBeInstanceOf(Date);
+    await db.icOperations.create({ operation: "resume", pipelineId });
+    expect(
+      await expectCost(1, "icOperations.claimNext({ experimentId, leaseMs })", () =>
+        db.icOperations.claimNext({ experimentId: 999_999, leaseMs: 30_000 }),
+      ),
+    ).toBeNull();
     await one(r, "setStatus", () => db.icOperations.setStatus(id, "completed"));
     await expectFailureCost(2, "icOperations.setStatus(missing)", NotFoundError, () =>
       db.icOperations.setStatus(999_999, "failed"),

@@ -21,6 +21,8 @@ export interface Ids {
   icId: number;
   /** Set by the `pipelines.start` call, moved along by the calls after it. */
   movedPipelineId?: number;
+  /** Claimed by the `actorTasks.heartbeat` call, finished by the calls after it. */
+  leasedTaskId?: number;
 }
 
 /** One call per public method (plus variants that send different SQL). */
@@ -45,6 +47,11 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
     repo: "experiments",
     method: "setResources",
     run: (db, i) => db.experiments.setResources(i.experimentId, { numActors: 2, numGpusPerActor: 0.5 }),
+  },
+  {
+    repo: "experiments",
+    method: "heartbeat",
+    run: (db, i) => db.experiments.heartbeat(i.experimentId, { owner: "qp", leaseMs: 30_000 }),
   },
 
   {
@@ -222,6 +229,45 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
     },
   },
   { repo: "actorTasks", method: "claimNext", run: (db, i) => db.actorTasks.claimNext(i.experimentId, 3) },
+  // the lease path: claim, heartbeat, finish as the holder
+  {
+    repo: "actorTasks",
+    method: "heartbeat",
+    run: async (db, i) => {
+      await db.actorTasks.create({ experimentId: i.experimentId, pipelineId: i.pipelineId, actorId: 0, shardId: 9 });
+      const t = await db.actorTasks.claimNext(i.experimentId, 4, { leaseMs: 30_000 });
+      i.leasedTaskId = t!.taskId;
+      return db.actorTasks.heartbeat(t!.taskId, 4, { leaseMs: 30_000 });
+    },
+  },
+  {
+    repo: "actorTasks",
+    method: "completeWithProgress(actorId)",
+    run: (db, i) => db.actorTasks.completeWithProgress(i.leasedTaskId!, { samples: 1 }, { actorId: 4 }),
+  },
+  {
+    repo: "actorTasks",
+    method: "complete(actorId, lost)",
+    run: (db, i) => db.actorTasks.complete(i.leasedTaskId!, { actorId: 5 }).catch(() => undefined),
+  },
+  {
+    repo: "actorTasks",
+    method: "fail(actorId)",
+    run: async (db, i) => {
+      await db.actorTasks.create({ experimentId: i.experimentId, pipelineId: i.pipelineId, actorId: 0, shardId: 10 });
+      const t = await db.actorTasks.claimNext(i.experimentId, 6);
+      return db.actorTasks.fail(t!.taskId, "x", { actorId: 6 });
+    },
+  },
+  {
+    repo: "actorTasks",
+    method: "complete(actorId)",
+    run: async (db, i) => {
+      await db.actorTasks.create({ experimentId: i.experimentId, pipelineId: i.pipelineId, actorId: 0, shardId: 11 });
+      const t = await db.actorTasks.claimNext(i.experimentId, 7);
+      return db.actorTasks.complete(t!.taskId, { actorId: 7 });
+    },
+  },
   { repo: "actorTasks", method: "countByStatus", run: (db, i) => db.actorTasks.countByStatus(i.experimentId) },
   {
     repo: "actorTasks",
@@ -254,6 +300,20 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
   { repo: "icOperations", method: "listPending", run: (db) => db.icOperations.listPending() },
   { repo: "icOperations", method: "listAll", run: (db) => db.icOperations.listAll() },
   { repo: "icOperations", method: "claimNext", run: (db) => db.icOperations.claimNext() },
+  {
+    repo: "icOperations",
+    method: "claimNext(experimentId)",
+    run: (db, i) => db.icOperations.claimNext({ experimentId: i.experimentId, leaseMs: 30_000 }),
+  },
+  {
+    repo: "icOperations",
+    method: "heartbeat",
+    run: async (db, i) => {
+      await db.icOperations.create({ operation: "resume", pipelineId: i.pipelineId });
+      const op = await db.icOperations.claimNext(); // the oldest pending one (at least the one just queued)
+      return db.icOperations.heartbeat(op!.icId, { leaseMs: 30_000 });
+    },
+  },
   { repo: "icOperations", method: "setStatus", run: (db, i) => db.icOperations.setStatus(i.icId, "completed") },
   {
     repo: "icOperations",

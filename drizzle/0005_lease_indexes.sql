@@ -1,0 +1,2 @@
+CREATE INDEX `actor_tasks_lease_idx` ON `actor_tasks` (`status`,`lease_expires_at`);--> statement-breakpoint
+CREATE INDEX `interactive_control_lease_idx` ON `interactive_control` (`status`,`lease_expires_at`);
