@@ -1,6 +1,4 @@
 import type { Client, InStatement } from "@libsql/client";
-import { inArray, sql } from "drizzle-orm";
-import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
 import { ConfigError, mapDriverError, RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
@@ -9,7 +7,7 @@ import { type CheckResult, checkDatabase } from "./check";
 import { assertNotLegacy } from "./legacy/schema";
 import { legacyImports } from "./schema/legacy-imports";
 import { probePrimary } from "./driver/replica-probe";
-import { record } from "./validate";
+import { id, record } from "./validate";
 import {
   applyMigrations,
   assertNotAhead,
@@ -26,12 +24,14 @@ import {
   IcOperationRepository,
   PipelineRepository,
   ENTITIES,
+  RECOVERED,
   type Database,
   type Executor,
-  type RecoveredEntity,
+  type ReapCounts,
   type RepositoryOptions,
   type ResetCounts,
-  updateOf,
+  reapStatements,
+  resetStatements,
 } from "./repositories";
 
 /** The five repositories, bound to the database or to one transaction. */
@@ -81,7 +81,7 @@ export interface Connector {
   scratch?: () => Client;
 }
 
-export type { ResetCounts } from "./repositories";
+export type { ReapCounts, ResetCounts } from "./repositories";
 
 /**
  * The database: one libSQL client, Drizzle on top, a repository per entity.
@@ -339,27 +339,59 @@ export class RFDatabaseBase extends Repositories {
   /**
    * Recovery after a crash: marks every unfinished piece of work as failed —
    * scheduled/in-progress tasks, new/ongoing pipelines, pending/building
-   * contexts and pending IC operations — in one transaction, and returns how
-   * many rows of each it changed.
+   * contexts and pending/processing IC operations — in one transaction, and
+   * returns how many rows of each it changed. With `experimentId`, only that
+   * experiment's tasks, pipelines and IC operations (contexts are shared
+   * between experiments and are left alone: `contexts: 0`).
+   * Prefer `reapStale()` while other processes may still be alive: it only
+   * touches what a dead process left behind.
    * @example const counts = await db.resetExperimentStates(); // { actorTasks: 3, pipelines: 1, … }
+   * @example await db.resetExperimentStates(experimentId); // this run only
    */
-  async resetExperimentStates(): Promise<ResetCounts> {
-    const d = this.drizzle;
-    const reason = "interrupted: reset after a crash";
-    const recovered = ENTITIES.filter((e): e is RecoveredEntity => e.unfinished !== undefined);
-    const now = new Date();
-    const updates = recovered.map((e) => {
-      const columns = e.table as unknown as Record<string, SQLiteColumn>;
-      const set: Record<string, unknown> = {
-        status: "failed",
-        [e.error]: sql`coalesce(${columns[e.error]}, ${reason})`,
-      };
-      if (e.recoveredAt !== undefined) set[e.recoveredAt] = now;
-      return updateOf(d, e.table, set).where(inArray(columns.status!, e.unfinished)).returning({ id: e.id });
-    });
+  async resetExperimentStates(experimentId?: number): Promise<ResetCounts> {
+    const eid = experimentId === undefined ? undefined : id(experimentId, "experimentId");
+    const statements = resetStatements(this.drizzle, "interrupted: reset after a crash", new Date(), eid);
+    const run = statements.filter((q) => q !== null);
     try {
-      const results = await d.batch(updates as [(typeof updates)[number], ...typeof updates]);
-      return Object.fromEntries(recovered.map((e, i) => [e.key, results[i]!.length])) as ResetCounts;
+      const results = run.length > 0 ? await this.drizzle.batch(run as [(typeof run)[number], ...typeof run]) : [];
+      let i = 0;
+      return Object.fromEntries(
+        RECOVERED.map((e, k) => [e.key, statements[k] === null ? 0 : results[i++]!.length]),
+      ) as ResetCounts;
+    } catch (err) {
+      throw mapDriverError(err, this.#options);
+    }
+  }
+
+  /**
+   * Recovers what dead processes left behind, and nothing else, in one
+   * transaction (one request remotely), by the database's clock:
+   *
+   * - `running` experiments whose controller's heartbeat lease ended
+   *   (`experiments.heartbeat`) → `failed` with the error
+   *   `controller lost: no heartbeat since <ISO time>`, and their unfinished
+   *   pipelines (`new`/`ongoing`) and tasks → `failed`;
+   * - tasks whose lease ended → `scheduled` again (or `failed`, naming the
+   *   expiry, after their last attempt);
+   * - IC operations whose lease ended → `pending` again (or `failed`).
+   *
+   * Experiments without a heartbeat lease, live leases and finished rows are
+   * untouched. `claimNext` re-takes ended leases by itself; this is for a
+   * supervisor, a cron job or `rf-db reap`.
+   * @example const { actorTasks, icOperations, experiments } = await db.reapStale();
+   */
+  async reapStale(): Promise<ReapCounts> {
+    const groups = reapStatements(this.drizzle);
+    const all = [...groups.experiments, ...groups.pipelines, ...groups.actorTasks, ...groups.icOperations];
+    try {
+      const results = await this.drizzle.batch(all as [(typeof all)[number], ...typeof all]);
+      // Rows changed per group, in the order of `all` (pipelines are counted with their experiments).
+      const sizes = [groups.experiments, groups.pipelines, groups.actorTasks, groups.icOperations].map((g) => g.length);
+      const sums = sizes.map((n, g) => {
+        const from = sizes.slice(0, g).reduce((a, b) => a + b, 0);
+        return results.slice(from, from + n).reduce((sum, r) => sum + r.length, 0);
+      });
+      return { actorTasks: sums[2]!, icOperations: sums[3]!, experiments: sums[0]! };
     } catch (err) {
       throw mapDriverError(err, this.#options);
     }

@@ -1,6 +1,6 @@
 /** Everything both entry points export besides `RFDatabase`. */
 export type { OpenOptions, UrlKind } from "./config";
-export { Repositories, type TransactionScope, type ResetCounts } from "./database";
+export { Repositories, type TransactionScope, type ReapCounts, type ResetCounts } from "./database";
 export * from "./errors/classes";
 export { MIGRATIONS, type Migration, type SchemaState, type SchemaStateKind, type MigrateResult } from "./migrate";
 export type { CheckResult } from "./check";

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { InvalidTransitionError, LeaseLostError, NotFoundError, type RFDatabase, ValidationError } from "../src/index";
 import { BACKENDS, openBackend, type Backend } from "./support/backends";
-import { makeExperiment, makePipeline, makeTask } from "./support/factories";
+import { makeContext, makeExperiment, makePipeline, makeTask } from "./support/factories";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Long enough for a 1 ms lease to have ended by the database's clock. */
@@ -18,6 +18,14 @@ const PAST_LEASE_MS = 25;
 async function dbNow(db: RFDatabase): Promise<number> {
   const rs = await db.client.execute("SELECT cast(round((julianday('now') - 2440587.5) * 86400000) as integer) AS now");
   return Number(rs.rows[0]![0]);
+}
+
+/** Moves a lease's end 10 s into the past (the database's clock): time passing, without waiting for it. */
+async function endLease(db: RFDatabase, table: string, pk: string, id: number) {
+  await db.client.execute({
+    sql: `UPDATE ${table} SET lease_expires_at = cast(round((julianday('now') - 2440587.5) * 86400000) as integer) - 10000 WHERE ${pk} = ?`,
+    args: [id],
+  });
 }
 
 async function rawRow(db: RFDatabase, table: string, pk: string, id: number) {
@@ -231,6 +239,92 @@ describe.each(BACKENDS)("leases on %s", (backendName) => {
       await expect(db.experiments.heartbeat(999_999, { owner: "a" })).rejects.toBeInstanceOf(NotFoundError);
       await expect(db.experiments.heartbeat(id, { owner: "" })).rejects.toBeInstanceOf(ValidationError);
       await expect(db.experiments.heartbeat(id, {} as never)).rejects.toBeInstanceOf(ValidationError);
+    });
+
+    it("reapStale fails the experiment whose controller stopped heartbeating, and only what dead processes left", async () => {
+      // lost: its controller's lease ended
+      const lost = await makeExperiment(db);
+      const lostPipeline = await makePipeline(db, { experimentId: lost, status: "ongoing" });
+      const lostDone = await makePipeline(db, { experimentId: lost, status: "completed" });
+      const lostTasks = [
+        await makeTask(db, { experimentId: lost, pipelineId: lostPipeline }),
+        await makeTask(db, { experimentId: lost, pipelineId: lostPipeline }),
+      ];
+      await db.actorTasks.claimNext(lost, 1, { leaseMs: 60_000 });
+      await db.experiments.heartbeat(lost, { owner: "controller-1", leaseMs: 60_000 });
+      await endLease(db, "experiments", "experiment_id", lost);
+      const beat = (await db.experiments.get(lost))!.heartbeatAt!;
+      // alive: a live lease, with one task whose actor died (lease ended) and one that ran out of attempts
+      const alive = await makeExperiment(db);
+      await db.experiments.heartbeat(alive, { owner: "controller-2", leaseMs: 60_000 });
+      const alivePipeline = await makePipeline(db, { experimentId: alive, status: "ongoing" });
+      const orphan = await makeTask(db, { experimentId: alive, pipelineId: alivePipeline });
+      const exhausted = await makeTask(db, { experimentId: alive, pipelineId: alivePipeline, maxAttempts: 1 });
+      const live = await makeTask(db, { experimentId: alive, pipelineId: alivePipeline });
+      for (const actor of [2, 3, 4]) await db.actorTasks.claimNext(alive, actor, { leaseMs: 60_000 });
+      await endLease(db, "actor_tasks", "task_id", orphan);
+      await endLease(db, "actor_tasks", "task_id", exhausted);
+      // never heartbeated: untouched, whatever its tasks look like
+      const legacy = await makeExperiment(db);
+      const legacyTask = await makeTask(db, { experimentId: legacy, status: "in_progress" });
+      // an IC operation whose worker died
+      const op = await db.icOperations.create({ operation: "stop", pipelineId: alivePipeline });
+      expect((await db.icOperations.claimNext({ leaseMs: 60_000 }))!.icId).toBe(op);
+      await endLease(db, "interactive_control", "ic_id", op);
+
+      const counts = await db.reapStale();
+      expect(counts).toEqual({ actorTasks: 4, icOperations: 1, experiments: 1 });
+      const lostRow = (await db.experiments.get(lost))!;
+      expect(lostRow.status).toBe("failed");
+      expect(lostRow.error).toBe(`controller lost: no heartbeat since ${beat.toISOString()}`);
+      expect((await db.pipelines.get(lostPipeline))!).toMatchObject({ status: "failed", error: lostRow.error });
+      expect((await db.pipelines.get(lostDone))!.status).toBe("completed");
+      for (const id of lostTasks)
+        expect((await db.actorTasks.get(id))!).toMatchObject({ status: "failed", errorMessage: lostRow.error });
+      expect((await db.experiments.get(alive))!.status).toBe("running");
+      expect((await db.pipelines.get(alivePipeline))!.status).toBe("ongoing");
+      expect((await db.actorTasks.get(orphan))!).toMatchObject({ status: "scheduled", leaseOwner: null, attempts: 1 });
+      expect((await db.actorTasks.get(exhausted))!.status).toBe("failed");
+      expect((await db.actorTasks.get(live))!).toMatchObject({ status: "in_progress", leaseOwner: 4 });
+      expect((await db.experiments.get(legacy))!.status).toBe("running");
+      expect((await db.actorTasks.get(legacyTask))!.status).toBe("in_progress");
+      expect((await db.icOperations.get(op))!).toMatchObject({ status: "pending", attempts: 1, leaseExpiresAt: null });
+      // nothing left to reap
+      expect(await db.reapStale()).toEqual({ actorTasks: 0, icOperations: 0, experiments: 0 });
+      while (await db.icOperations.claimNext()) {}
+    });
+
+    it("resetExperimentStates(experimentId) fails only that experiment's unfinished work, processing IC operations too", async () => {
+      const mine = await makeExperiment(db);
+      const other = await makeExperiment(db);
+      const ctx = await makeContext(db);
+      const myPipeline = await makePipeline(db, { experimentId: mine, status: "ongoing" });
+      const otherPipeline = await makePipeline(db, { experimentId: other, status: "ongoing" });
+      const myTask = await makeTask(db, { experimentId: mine, pipelineId: myPipeline });
+      const otherTask = await makeTask(db, { experimentId: other, pipelineId: otherPipeline, status: "in_progress" });
+      const myOp = await db.icOperations.create({ operation: "stop", pipelineId: myPipeline });
+      const otherOp = await db.icOperations.create({ operation: "stop", pipelineId: otherPipeline });
+      await db.client.execute({
+        sql: "UPDATE interactive_control SET experiment_id = ? WHERE ic_id = ?",
+        args: [mine, myOp],
+      });
+      const claimed = (await db.icOperations.claimNext({ experimentId: mine }))!; // myOp: processing
+      expect(claimed.icId).toBe(myOp);
+
+      expect(await db.resetExperimentStates(mine)).toEqual({
+        actorTasks: 1,
+        pipelines: 1,
+        contexts: 0,
+        icOperations: 1,
+      });
+      expect((await db.actorTasks.get(myTask))!.status).toBe("failed");
+      expect((await db.pipelines.get(myPipeline))!.status).toBe("failed");
+      expect((await db.icOperations.get(myOp))!).toMatchObject({ status: "failed", leaseExpiresAt: null });
+      expect((await db.actorTasks.get(otherTask))!.status).toBe("in_progress");
+      expect((await db.pipelines.get(otherPipeline))!.status).toBe("ongoing");
+      expect((await db.icOperations.get(otherOp))!.status).toBe("pending");
+      expect((await db.contexts.get(ctx))!.status).toBe("pending");
+      await expect(db.resetExperimentStates(-1)).rejects.toBeInstanceOf(ValidationError);
     });
   });
 });

@@ -26,11 +26,11 @@ import { updateOf } from "./update";
 
 const p = sql.placeholder;
 
-/** The IC operation entity (see entity.ts). `resetExperimentStates` fails pending ones and stamps `processedAt`. */
+/** The IC operation entity (see entity.ts). `resetExperimentStates` fails pending and processing ones and stamps `processedAt`. */
 export const icOperationEntity = defineEntity(icOperations, {
   key: "icOperations",
   name: "IC operation",
-  unfinished: ["pending"],
+  unfinished: ["pending", "processing"],
   recoveredAt: "processedAt",
   transitions: IC_TRANSITIONS,
 });

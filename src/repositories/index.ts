@@ -9,6 +9,7 @@ export * from "./actor-task-repository";
 export * from "./ic-operation-repository";
 export * from "./ic-operation-leases";
 export * from "./lease";
+export * from "./recovery";
 export * from "./entity";
 export * from "./input";
 export * from "./lifecycle";

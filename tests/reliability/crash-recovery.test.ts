@@ -3,7 +3,7 @@
  *
  * A scheduler (the test) sets up an experiment: pipelines `ongoing` (plus one
  * `new`, one `completed`), contexts `building`/`pending` (plus one `ready`),
- * IC operations `pending` (plus one `processing`, one `completed`), and one
+ * IC operations `pending` and one `processing` (plus one `completed`), and one
  * `scheduled` task per shard. Actor processes (workers/actor.ts) claim and run
  * tasks; at a random moment all are SIGKILLed. Then:
  *  - every shard counted in a pipeline's progress is a completed task;
@@ -61,7 +61,7 @@ const UNFINISHED = {
   actor_tasks: "status IN ('scheduled', 'in_progress')",
   pipelines: "status IN ('new', 'ongoing')",
   contexts: "status IN ('pending', 'building')",
-  interactive_control: "status = 'pending'",
+  interactive_control: "status IN ('pending', 'processing')",
 } as const;
 
 async function rows(client: Client, sql: string): Promise<Record<string, unknown>[]> {
@@ -176,7 +176,7 @@ async function scenario(backend: "file" | "sqld", url: string) {
     });
     await db.icOperations.create({ operation: "clone", experimentId, requestData: { from: pipelineIds[0] } });
     await db.icOperations.create({ operation: "resume", pipelineId: donePipeline });
-    const claimed = await db.icOperations.claimNext(); // the oldest pending one → processing (left alone by a reset)
+    const claimed = await db.icOperations.claimNext(); // the oldest pending one → processing (failed by a reset too)
     expect(claimed).not.toBeNull();
     const completedOp = await db.icOperations.create({ operation: "delete", pipelineId: donePipeline });
     await db.icOperations.setStatus(completedOp, "completed");
@@ -320,7 +320,7 @@ async function scenario(backend: "file" | "sqld", url: string) {
     expect((await db.pipelines.get(donePipeline))!.status).toBe("completed");
     expect((await db.contexts.get(readyCtx))!.status).toBe("ready");
     expect((await db.icOperations.get(completedOp))!.status).toBe("completed");
-    expect((await db.icOperations.get(claimed!.icId))!.status).toBe("processing");
+    expect((await db.icOperations.get(claimed!.icId))!.status).toBe("failed"); // its worker is gone
     const finalReset = await db.resetExperimentStates();
     expect(finalReset).toEqual({ actorTasks: 0, pipelines: 0, contexts: 0, icOperations: 0 });
 

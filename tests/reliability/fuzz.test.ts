@@ -1210,7 +1210,7 @@ const DB_METHODS: Method[] = [
         actorTasks: unfinished("actor_tasks", ["scheduled", "in_progress"]),
         pipelines: unfinished("pipelines", ["new", "ongoing"]),
         contexts: unfinished("contexts", ["pending", "building"]),
-        icOperations: unfinished("interactive_control", ["pending"]),
+        icOperations: unfinished("interactive_control", ["pending", "processing"]),
       });
       for (const t of Object.keys(d)) expect(d[t]!.added.length + d[t]!.removed.length).toBe(0);
     },

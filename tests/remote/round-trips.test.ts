@@ -499,6 +499,12 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     expect((await db.pipelines.get(pipelineId))?.shardsCompleted).toBe(1);
 
     await expectCost(1, "db.resetExperimentStates()", () => db.resetExperimentStates());
+    await expectCost(1, "db.resetExperimentStates(experimentId)", () => db.resetExperimentStates(experimentId));
+    expect(await expectCost(1, "db.reapStale()", () => db.reapStale())).toEqual({
+      actorTasks: 0,
+      icOperations: 0,
+      experiments: 0,
+    });
     await expectCost(1, "db.schemaState()", () => db.schemaState());
   });
 
