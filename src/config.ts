@@ -7,11 +7,17 @@
  */
 import { ConfigError } from "./errors";
 
-/** What `logger` is called with, once per statement. */
+/**
+ * What `logger` is called with, once per statement (README "Logging and
+ * tracing"): the SQL (never the arguments), the call's wall time (a batch's
+ * for each of its statements), rows returned, rows written, and the typed
+ * error (auth token scrubbed) when it failed.
+ */
 export interface StatementLogEvent {
   sql: string;
   durationMs: number;
   rows: number;
+  rowsAffected?: number;
   error?: Error;
 }
 

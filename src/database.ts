@@ -3,6 +3,8 @@ import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import { redactUrl, resolveConfig, type OpenOptions, type ResolvedConfig, type UrlKind } from "./config";
 import { ConfigError, mapDriverError, RFDatabaseError, SchemaVersionError, ValidationError } from "./errors";
 import { baselineMigrations } from "./baseline";
+import { observeClient } from "./driver/observe";
+import type { Tracing } from "./driver/tracing";
 import { type CheckResult, checkDatabase } from "./check";
 import { assertNotLegacy } from "./legacy/schema";
 import { legacyImports } from "./schema/legacy-imports";
@@ -79,6 +81,11 @@ export interface Connector {
    * get the schema to compare with. Node only (edge runtimes have no local SQLite).
    */
   scratch?: () => Client;
+  /**
+   * OpenTelemetry spans, when the entry can load `@opentelemetry/api` and an
+   * SDK is registered (undefined otherwise: nothing is traced, nothing is wrapped).
+   */
+  tracing?: (config: ResolvedConfig) => Promise<Tracing | undefined>;
 }
 
 export type { ReapCounts, ResetCounts } from "./repositories";
@@ -121,7 +128,12 @@ export class RFDatabaseBase extends Repositories {
     const config = resolveConfig(options, connector.defaultUrl);
     let client: Client | undefined;
     try {
-      client = await connector.connect(config);
+      const tracing = await connector.tracing?.(config);
+      client = observeClient(await connector.connect(config), {
+        logger: config.logger,
+        tracing,
+        secret: config.authToken,
+      });
       const db = create(client, config, connector.orm(client));
       db.#scratch = connector.scratch;
       await db.#prepareSchema(config);

@@ -21,17 +21,40 @@ import { probePrimary } from "./driver/replica-probe";
 import { retryWhileLocked } from "./driver/busy-retry";
 import { openRemoteClient } from "./driver/remote";
 import { ConfigError, sqliteBaseCode, StorageError } from "./errors";
+import { type OtelApi, otelTracing, type TraceTarget, type Tracing } from "./driver/tracing";
 import { assertNotLegacyFile } from "./legacy/peek";
 import { unrecordedError } from "./migrate";
 import { defaultDatabaseUrl } from "./node-config";
 
 export { defaultDatabaseUrl };
 
+/**
+ * `@opentelemetry/api`, when installed (an optional peer dependency): loaded
+ * once, at the first open, and only then. The web entry does not look for it
+ * (a bundler would have to resolve it); there, `logger` can feed a tracer.
+ */
+let otelApi: Promise<OtelApi | null> | undefined;
+async function nodeTracing(config: ResolvedConfig): Promise<Tracing | undefined> {
+  otelApi ??= import("@opentelemetry/api").then(
+    (m) => m as unknown as OtelApi,
+    () => null,
+  );
+  const api = await otelApi;
+  if (api === null) return undefined;
+  let server: TraceTarget["server"];
+  if (config.kind === "remote") {
+    const u = new URL(config.url);
+    server = { address: u.hostname, ...(u.port ? { port: Number(u.port) } : {}) };
+  }
+  return otelTracing(api, server ? { server } : {});
+}
+
 const nodeConnector: Connector = {
   defaultUrl: defaultDatabaseUrl,
   // Not `drizzle-orm/libsql`: it imports @libsql/client, which a local database never uses.
   orm: (client) => drizzleOver(client, schema),
   scratch: () => openLocalClient({ path: ":memory:" }),
+  tracing: nodeTracing,
   async connect(config: ResolvedConfig): Promise<Client> {
     if (config.kind === "remote") {
       // Loaded for remote URLs only: @libsql/client is the largest import of the package (~100 ms of CPU).

@@ -1,5 +1,5 @@
 /** Everything both entry points export besides `RFDatabase`. */
-export type { OpenOptions, UrlKind } from "./config";
+export type { OpenOptions, StatementLogEvent, UrlKind } from "./config";
 export { Repositories, type TransactionScope, type ReapCounts, type ResetCounts } from "./database";
 export * from "./errors/classes";
 export { MIGRATIONS, type Migration, type SchemaState, type SchemaStateKind, type MigrateResult } from "./migrate";
