@@ -5,7 +5,7 @@
  * - `--url` with `user:password@` (or `RF_DB_URL`) fails with one line that
  *   names the problem and contains no part of the password, also with
  *   `RF_DB_DEBUG=1` (stack traces);
- * - `--auth-token-file PATH` works for every command (migrate, status, demo);
+ * - `--auth-token-file PATH` works for every command (migrate, status, demo, check);
  *   a missing or empty file, or both token options, is a usage error (exit 2);
  * - `--auth-token` does not stay in `/proc/<pid>/cmdline` (world-readable):
  *   rf-db overwrites its own command line at start, as `mysql` does with
@@ -75,7 +75,7 @@ describe("rf-db and a URL with credentials", () => {
 });
 
 describe("--auth-token-file", () => {
-  it("works for every command: migrate, status, demo", async () => {
+  it("works for every command: migrate, status, demo, check", async () => {
     const file = tokenFile("token", `${token}\n`);
     const migrate = await runCli(["migrate", "--url", server.url, "--auth-token-file", file], dir);
     expect(migrate.code, migrate.stderr).toBe(0);
@@ -95,7 +95,10 @@ describe("--auth-token-file", () => {
     const status = await runCli(["status", "--url", server.url, "--auth-token-file", file], dir);
     expect(status.code, status.stderr).toBe(0);
     expect(status.stdout).toMatch(/Experiment \d+ .*completed/);
-    for (const r of [migrate, empty, demo, status]) {
+    const check = await runCli(["check", "--url", server.url, "--auth-token-file", file], dir);
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/^ok: /);
+    for (const r of [migrate, empty, demo, status, check]) {
       expect(r.stderr).toBe("");
       expect(r.stdout).not.toContain(token);
     }

@@ -76,24 +76,32 @@ export function otelTracing(api: OtelApi, target: TraceTarget, version?: string)
   }
   const { CLIENT } = api.SpanKind;
   const { ERROR } = api.SpanStatusCode;
+  /** Name and attributes per SQL text, made once (the repositories use a fixed set; SDKs copy attributes). */
+  const shapes = new Map<string, { name: string; attributes: Record<string, string | number> }>();
+  const shapeOf = (sql: string) => {
+    let shape = shapes.get(sql);
+    if (shape === undefined) {
+      const { operation, table } = describe(sql);
+      const attributes: Record<string, string | number> = { ...base, "db.query.text": sql };
+      if (operation) attributes["db.operation.name"] = operation;
+      if (table) attributes["db.collection.name"] = table;
+      shape = { name: operation ? (table ? `${operation} ${table}` : operation) : "sqlite", attributes };
+      if (shapes.size >= MAX_DESCRIBED) shapes.clear();
+      shapes.set(sql, shape);
+    }
+    return shape;
+  };
   return {
     start(sqls, batch) {
-      const attributes = { ...base };
       if (batch) {
+        const attributes = { ...base };
         attributes["db.operation.name"] = "BATCH";
         attributes["db.operation.batch.size"] = sqls.length;
         attributes["db.query.text"] = sqls.join(";\n");
         return tracer.startSpan("BATCH", { kind: CLIENT, attributes });
       }
-      const sql = sqls[0]!;
-      const { operation, table } = describe(sql);
-      attributes["db.query.text"] = sql;
-      if (operation) attributes["db.operation.name"] = operation;
-      if (table) attributes["db.collection.name"] = table;
-      return tracer.startSpan(operation ? (table ? `${operation} ${table}` : operation) : "sqlite", {
-        kind: CLIENT,
-        attributes,
-      });
+      const { name, attributes } = shapeOf(sqls[0]!);
+      return tracer.startSpan(name, { kind: CLIENT, attributes });
     },
     end(span, results, error) {
       const s = span as OtelSpan;
@@ -108,18 +116,11 @@ export function otelTracing(api: OtelApi, target: TraceTarget, version?: string)
   };
 }
 
-/** Operation and table of a statement, read once per SQL text (the repositories use a fixed set). */
-const described = new Map<string, { operation: string; table: string | undefined }>();
 const MAX_DESCRIBED = 512;
 
+/** Operation and table of a statement (read once per SQL text, see shapeOf). */
 function describe(sql: string): { operation: string; table: string | undefined } {
-  let d = described.get(sql);
-  if (d === undefined) {
-    const operation = (/^\s*([a-z]+)/i.exec(sql)?.[1] ?? "").toUpperCase();
-    const m = /\b(?:from|into|update|table)\s+[`"[]?([\w$]+)/i.exec(sql);
-    d = { operation, table: m?.[1] };
-    if (described.size >= MAX_DESCRIBED) described.clear();
-    described.set(sql, d);
-  }
-  return d;
+  const operation = (/^\s*([a-z]+)/i.exec(sql)?.[1] ?? "").toUpperCase();
+  const m = /\b(?:from|into|update|table)\s+[`"[]?([\w$]+)/i.exec(sql);
+  return { operation, table: m?.[1] };
 }
