@@ -29,12 +29,18 @@ import { defaultDatabaseUrl } from "./node-config";
 export { defaultDatabaseUrl };
 
 /**
- * `@opentelemetry/api`, when installed (an optional peer dependency): loaded
- * once, at the first open, and only then. The web entry does not look for it
- * (a bundler would have to resolve it); there, `logger` can feed a tracer.
+ * `@opentelemetry/api`, when installed (an optional peer dependency) and
+ * something registered with it: the API keeps what an SDK registers under
+ * this global symbol (its cross-version registry), and creates it only then.
+ * Without it no SDK runs, so the API is not even loaded — opening costs
+ * nothing more. Loaded once, at the first open that needs it. The web entry
+ * does not look for it (a bundler would have to resolve it); there, `logger`
+ * can feed a tracer.
  */
+const OTEL_GLOBAL = Symbol.for("opentelemetry.js.api.1");
 let otelApi: Promise<OtelApi | null> | undefined;
 async function nodeTracing(config: ResolvedConfig): Promise<Tracing | undefined> {
+  if ((globalThis as Record<symbol, unknown>)[OTEL_GLOBAL] === undefined) return undefined;
   otelApi ??= import("@opentelemetry/api").then(
     (m) => m as unknown as OtelApi,
     () => null,
