@@ -186,6 +186,23 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     });
   });
 
+  it("binds booleans as @libsql/client does in every intMode (number, bigint, text), and refuses an invalid intMode with TypeError", async () => {
+    const typed = async (intMode: "number" | "bigint" | "string") => {
+      const x = client({ path: ":memory:", intMode });
+      const rs = await x.execute({
+        sql: "SELECT ? AS t, typeof(?) AS tt, ? AS f, typeof(?) AS tf",
+        args: [true, true, false, false],
+      });
+      return { ...rs.rows[0] };
+    };
+    // As @libsql/client: in intMode "number" libsql binds every JS number as REAL (an INTEGER column stores it as an integer).
+    expect(await typed("number")).toEqual({ t: 1, tt: "real", f: 0, tf: "real" });
+    expect(await typed("bigint")).toEqual({ t: 1n, tt: "integer", f: 0n, tf: "integer" });
+    expect(await typed("string")).toEqual({ t: "1", tt: "text", f: "0", tf: "text" });
+    expect(() => client({ path: ":memory:", intMode: "foo" as "number" })).toThrow(TypeError);
+    expect(() => client({ path: ":memory:", intMode: "foo" as "number" })).toThrow(/"foo"/);
+  });
+
   it("works under Drizzle: insert…returning, select, update, transaction commit/rollback, batch", async () => {
     await setup();
     const db = drizzle(c);
@@ -281,12 +298,12 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     expect(c.busy).toBe(false);
   });
 
-  it("reports a CHECK violation as LibsqlError SQLITE_CONSTRAINT_CHECK, and batch errors with the index (rolled back)", async () => {
+  it("reports a CHECK violation as @libsql/client does (code SQLITE_CONSTRAINT, extendedCode SQLITE_CONSTRAINT_CHECK), and batch errors with the index (rolled back)", async () => {
     await setup();
     const err = await c.execute("INSERT INTO items (name, qty) VALUES ('neg', -1)").catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LibsqlError);
-    expect((err as LibsqlError).code).toMatch(/^SQLITE_CONSTRAINT/);
-    expect((err as LibsqlError).code).toBe("SQLITE_CONSTRAINT_CHECK");
+    expect((err as LibsqlError).code).toBe("SQLITE_CONSTRAINT");
+    expect((err as LibsqlError).extendedCode).toBe("SQLITE_CONSTRAINT_CHECK");
     expect((err as LibsqlError).rawCode).toBe(275);
     expect((err as LibsqlError).cause).toBeInstanceOf(Error);
 
@@ -301,8 +318,9 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
       .catch((e: unknown) => e);
     expect(berr).toBeInstanceOf(LibsqlBatchError);
     expect((berr as LibsqlBatchError).statementIndex).toBe(1);
-    expect((berr as LibsqlBatchError).code).toBe("SQLITE_CONSTRAINT_CHECK");
-    expect((berr as LibsqlBatchError).message).toBe("SQLITE_CONSTRAINT_CHECK: CHECK constraint failed: qty >= 0");
+    expect((berr as LibsqlBatchError).code).toBe("SQLITE_CONSTRAINT");
+    expect((berr as LibsqlBatchError).extendedCode).toBe("SQLITE_CONSTRAINT_CHECK");
+    expect((berr as LibsqlBatchError).message).toBe("SQLITE_CONSTRAINT: CHECK constraint failed: qty >= 0");
     expect((await c.execute("SELECT count(*) AS n FROM items")).rows[0]!.n).toBe(0);
     const ok = await c.batch(["INSERT INTO items (name) VALUES ('x')", ["SELECT name FROM items", []]], "write");
     expect(ok[1]!.rows[0]!.name).toBe("x");
@@ -347,7 +365,8 @@ describe.each([":memory:", "file"])("local client on %s", (kind) => {
     expect(await pragma("busy_timeout")).toBe(123);
     await c.execute("CREATE TABLE child (id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL REFERENCES items(id))");
     await expect(c.execute("INSERT INTO child (item_id) VALUES (99)")).rejects.toMatchObject({
-      code: "SQLITE_CONSTRAINT_FOREIGNKEY",
+      code: "SQLITE_CONSTRAINT",
+      extendedCode: "SQLITE_CONSTRAINT_FOREIGNKEY",
     });
     // migrate() turns foreign keys off only for its own duration
     await c.migrate(["INSERT INTO child (item_id) VALUES (42)"]);
@@ -543,10 +562,14 @@ describe("busy handling against another process", () => {
       "CREATE TABLE p (id INTEGER PRIMARY KEY); CREATE TABLE ch (p INTEGER REFERENCES p(id)); INSERT INTO p VALUES (1);",
     );
     const sql = "INSERT INTO ch (p) VALUES (?) RETURNING p";
-    await expect(c.execute({ sql, args: [99] })).rejects.toMatchObject({ code: "SQLITE_CONSTRAINT_FOREIGNKEY" });
+    await expect(c.execute({ sql, args: [99] })).rejects.toMatchObject({
+      extendedCode: "SQLITE_CONSTRAINT_FOREIGNKEY",
+    });
     expect((await c.execute({ sql, args: [1] })).rows[0]![0]).toBe(1);
     const tx = await c.transaction("write");
-    await expect(tx.execute({ sql, args: [98] })).rejects.toMatchObject({ code: "SQLITE_CONSTRAINT_FOREIGNKEY" });
+    await expect(tx.execute({ sql, args: [98] })).rejects.toMatchObject({
+      extendedCode: "SQLITE_CONSTRAINT_FOREIGNKEY",
+    });
     await tx.execute({ sql, args: [1] });
     await tx.commit();
     expect((await c.execute("SELECT count(*) AS n FROM ch")).rows[0]!.n).toBe(2);

@@ -67,7 +67,7 @@ export class Connection {
     if (this.closed) throw clientClosedError();
     const e = this.#stmts.get(sql);
     this.lastKind = e.info.kind;
-    const bound = args == null ? EMPTY_ARGS : bindArgs(args, e.info);
+    const bound = args == null ? EMPTY_ARGS : bindArgs(args, e.info, this.#intMode);
     try {
       if (!e.reader) {
         const r = e.stmt.run(bound);

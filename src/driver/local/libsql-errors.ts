@@ -1,9 +1,10 @@
 /**
  * Errors as `@libsql/client` reports them: the native binding's SqliteError
- * becomes a LibsqlError whose `code` is the most specific SQLite code libsql
- * reports (`SQLITE_CONSTRAINT_CHECK`, not `SQLITE_CONSTRAINT`), `extendedCode`
- * the same string and `rawCode` the number. The typed errors of the package
- * are made from these later, by mapDriverError (src/errors).
+ * becomes a LibsqlError whose `code` is the base SQLite code
+ * (`SQLITE_CONSTRAINT`), `extendedCode` the most specific one libsql names
+ * (`SQLITE_CONSTRAINT_CHECK`) and `rawCode` the number — exactly as the
+ * official client's sqlite3 driver maps them. The typed errors of the
+ * package are made from these later, by mapDriverError (src/errors).
  */
 import Database from "libsql";
 import { LibsqlBatchError, LibsqlError } from "@libsql/core/api";
@@ -29,13 +30,27 @@ const CODED_MESSAGES: readonly [RegExp, (m: RegExpMatchArray) => { rawCode: numb
   [/^RemoteSqliteFailure\(\d+, (\d+), "(.*)"\)$/s, (m) => ({ rawCode: Number(m[1]), message: m[2]! })],
 ];
 
+/** Names of the extended codes a replica's refused write carries only as a number. */
+const EXTENDED_NAMES: Readonly<Record<number, string>> = {
+  275: "SQLITE_CONSTRAINT_CHECK",
+  787: "SQLITE_CONSTRAINT_FOREIGNKEY",
+  1299: "SQLITE_CONSTRAINT_NOTNULL",
+  1555: "SQLITE_CONSTRAINT_PRIMARYKEY",
+  2067: "SQLITE_CONSTRAINT_UNIQUE",
+};
+
+/** The base code's name for a raw code, as `@libsql/client` names it. */
+function baseName(rawCode: number): string {
+  return SQLITE_BASE_CODES[rawCode & 0xff] ?? `SQLITE_UNKNOWN_${rawCode & 0xff}`;
+}
+
 function fromMessage(e: Error): LibsqlError | undefined {
   for (const [re, read] of CODED_MESSAGES) {
     const m = e.message.match(re);
     if (!m) continue;
     const { rawCode, message } = read(m);
-    const code = SQLITE_BASE_CODES[rawCode & 0xff] ?? "SQLITE_UNKNOWN";
-    return new LibsqlError(message, code, code, rawCode, e);
+    const code = baseName(rawCode);
+    return new LibsqlError(message, code, EXTENDED_NAMES[rawCode] ?? code, rawCode, e);
   }
   return undefined;
 }
@@ -50,14 +65,21 @@ export function toLibsqlError(e: unknown): unknown {
   if (e !== null && typeof e === "object") {
     const se = e as { code?: unknown; rawCode?: unknown; message?: unknown };
     const rawCode = typeof se.rawCode === "number" ? se.rawCode : undefined;
-    let code = typeof se.code === "string" && se.code.startsWith("SQLITE_") ? se.code : undefined;
-    if (code === undefined && !(e instanceof Database.SqliteError)) return e;
-    if ((code === undefined || code === "SQLITE_UNKNOWN") && rawCode !== undefined)
-      code = SQLITE_BASE_CODES[rawCode & 0xff] ?? code;
-    code ??= "SQLITE_UNKNOWN";
-    return new LibsqlError(String(se.message ?? ""), code, code, rawCode, e instanceof Error ? e : undefined);
+    const named = typeof se.code === "string" && /^(SQLITE_|UNKNOWN_SQLITE_ERROR)/.test(se.code) ? se.code : undefined;
+    if (named === undefined && !(e instanceof Database.SqliteError)) return e;
+    const code = rawCode !== undefined ? baseName(rawCode) : (named && baseOf(named)) || "SQLITE_UNKNOWN";
+    return new LibsqlError(String(se.message ?? ""), code, named ?? code, rawCode, e instanceof Error ? e : undefined);
   }
   return e;
+}
+
+/** The base code within an extended code's name (`SQLITE_CONSTRAINT_CHECK` → `SQLITE_CONSTRAINT`). */
+function baseOf(name: string): string | undefined {
+  let best: string | undefined;
+  for (const base of Object.values(SQLITE_BASE_CODES))
+    if ((name === base || name.startsWith(`${base}_`)) && (best === undefined || base.length > best.length))
+      best = base;
+  return best;
 }
 
 /** The error of statement `index` of a batch, as a LibsqlBatchError carrying that index. */

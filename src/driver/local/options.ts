@@ -81,7 +81,9 @@ export function resolveOptions(o: LocalClientOptions): ResolvedOptions {
         };
   const intMode = o.intMode ?? "number";
   if (intMode !== "number" && intMode !== "bigint" && intMode !== "string")
-    throw new RangeError(`openLocalClient: invalid intMode ${String(intMode)}`);
+    throw new TypeError(
+      `Invalid value for intMode, expected "number", "bigint" or "string", got ${JSON.stringify(intMode)}`,
+    );
   const memory = o.path === ":memory:" || o.path === "";
   if (memory && (o.readOnly || o.mustExist || o.encryptionKey || o.sync))
     throw new RangeError("openLocalClient: readOnly, mustExist, encryptionKey and sync apply to files, not :memory:");

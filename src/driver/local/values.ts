@@ -20,8 +20,13 @@ export type Bound = unknown[] | Record<string, unknown>;
 export const EMPTY_ARGS: unknown[] = Object.freeze([]) as unknown as unknown[];
 export const EMPTY_STRINGS: string[] = Object.freeze([]) as unknown as string[];
 
-/** One JS argument → what the native binding accepts (it panics on booleans and mis-handles the rest). */
-function toSqlValue(v: unknown): unknown {
+/**
+ * One JS argument → what the native binding accepts (it panics on booleans
+ * and mis-handles the rest). A boolean binds as `@libsql/client` binds it:
+ * an integer, `1n`/`0n` with intMode "bigint" (a number there would bind as
+ * REAL), `"1"`/`"0"` with intMode "string".
+ */
+function toSqlValue(v: unknown, intMode: IntMode): unknown {
   switch (typeof v) {
     case "string":
       return v;
@@ -34,7 +39,7 @@ function toSqlValue(v: unknown): unknown {
         throw new RangeError("bigint is too large to be represented as a 64-bit integer and passed as argument");
       return v;
     case "boolean":
-      return v ? 1 : 0;
+      return intMode === "number" ? (v ? 1 : 0) : intMode === "bigint" ? (v ? 1n : 0n) : v ? "1" : "0";
     case "undefined":
       return null;
     case "object":
@@ -52,13 +57,13 @@ function toSqlValue(v: unknown): unknown {
 }
 
 /** Converts arguments; copies an array only when some element needs converting. */
-export function bindArgs(args: InArgs, info: SqlInfo): Bound {
+export function bindArgs(args: InArgs, info: SqlInfo, intMode: IntMode): Bound {
   if (Array.isArray(args)) {
     let out: unknown[] = args;
     for (let i = 0; i < args.length; i++) {
       const v: unknown = args[i];
       if (typeof v === "string" || v === null) continue;
-      const c = toSqlValue(v);
+      const c = toSqlValue(v, intMode);
       if (c !== v) {
         if (out === args) out = args.slice();
         out[i] = c;
@@ -78,7 +83,7 @@ export function bindArgs(args: InArgs, info: SqlInfo): Bound {
   for (const key of Object.keys(args)) {
     const c0 = key.charCodeAt(0);
     const name = c0 === 58 /* : */ || c0 === 64 /* @ */ || c0 === 36 /* $ */ ? key.slice(1) : key;
-    out[name] = toSqlValue((args as Record<string, unknown>)[key]);
+    out[name] = toSqlValue((args as Record<string, unknown>)[key], intMode);
   }
   return out;
 }
