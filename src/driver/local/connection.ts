@@ -8,7 +8,7 @@ import type Database from "libsql";
 import type { InArgs, InStatement, IntMode, ResultSet, Row, TransactionMode } from "@libsql/client";
 import { LibsqlBatchError } from "@libsql/core/api";
 import { clientClosedError, toBatchError, toLibsqlError } from "./libsql-errors";
-import { openNative } from "./native-open";
+import { openNative, setUp } from "./native-open";
 import type { ResolvedOptions } from "./options";
 import { LocalResultSet, wrapRows } from "./rows";
 import type { SqlKind } from "./sql-scan";
@@ -248,38 +248,6 @@ export class Connection {
     this.#stmts.clearAll();
     this.db.close();
   }
-}
-
-/**
- * The connection's settings. A writable file: WAL (+ synchronous=NORMAL),
- * foreign keys, the busy timeout. Read-only: nothing that writes (no
- * journal-mode change). An embedded replica: libsql owns the file's mode and
- * refuses busy_timeout; foreign keys are enforced by the primary anyway.
- */
-function setUp(db: Database.Database, o: ResolvedOptions, reopen: boolean): void {
-  if (o.sync !== undefined) {
-    db.exec("PRAGMA foreign_keys = ON");
-    return;
-  }
-  // Setup may need the write lock (switching to WAL), once, at open: wait for
-  // it natively up to the whole retry budget. A replacement connection skips
-  // that: the file is already in WAL mode, and it is opened while another
-  // process holds the lock.
-  const writesSetup = !o.memory && !o.readOnly && !reopen;
-  const setupWait = writesSetup
-    ? Math.max(o.busyTimeoutMs, o.retry ? Math.ceil(o.retry.maxWaitMs) : 0)
-    : o.busyTimeoutMs;
-  db.exec(`PRAGMA busy_timeout = ${setupWait}`);
-  if (reopen && !o.memory && !o.readOnly) {
-    db.exec("PRAGMA synchronous = NORMAL");
-  } else if (writesSetup) {
-    const row = db.prepare("PRAGMA journal_mode = WAL").raw(true).get([]) as unknown[] | undefined;
-    // WAL can be refused (e.g. some network file systems); then keep the
-    // file's mode and its default (FULL) synchronous setting.
-    if (String(row?.[0]).toLowerCase() === "wal") db.exec("PRAGMA synchronous = NORMAL");
-  }
-  db.exec("PRAGMA foreign_keys = ON");
-  db.exec(`PRAGMA busy_timeout = ${o.busyTimeoutMs}`);
 }
 
 /** Only for statements that are never run with all()/iterate() (see Entry.stmtOne). */

@@ -2,7 +2,7 @@
  * Opening the native handle: the file's name as SQLite needs it (a URI for
  * read-only and must-exist opens), libSQL's encryption at rest, the embedded
  * replica's settings — and, for a read-only open in a directory this process
- * cannot write, the one safe fallback.
+ * cannot write, the one safe fallback — then the connection's PRAGMAs.
  */
 import { existsSync, statSync } from "node:fs";
 import Database from "libsql";
@@ -75,4 +75,36 @@ function firstRead(db: Database.Database): void {
 function walHasContent(path: string): boolean {
   const wal = `${path}-wal`;
   return existsSync(wal) && statSync(wal).size > 0;
+}
+
+/**
+ * The connection's settings. A writable file: WAL (+ synchronous=NORMAL),
+ * foreign keys, the busy timeout. Read-only: nothing that writes (no
+ * journal-mode change). An embedded replica: libsql owns the file's mode and
+ * refuses busy_timeout; foreign keys are enforced by the primary anyway.
+ */
+export function setUp(db: Database.Database, o: ResolvedOptions, reopen: boolean): void {
+  if (o.sync !== undefined) {
+    db.exec("PRAGMA foreign_keys = ON");
+    return;
+  }
+  // Setup may need the write lock (switching to WAL), once, at open: wait for
+  // it natively up to the whole retry budget. A replacement connection skips
+  // that: the file is already in WAL mode, and it is opened while another
+  // process holds the lock.
+  const writesSetup = !o.memory && !o.readOnly && !reopen;
+  const setupWait = writesSetup
+    ? Math.max(o.busyTimeoutMs, o.retry ? Math.ceil(o.retry.maxWaitMs) : 0)
+    : o.busyTimeoutMs;
+  db.exec(`PRAGMA busy_timeout = ${setupWait}`);
+  if (reopen && !o.memory && !o.readOnly) {
+    db.exec("PRAGMA synchronous = NORMAL");
+  } else if (writesSetup) {
+    const row = db.prepare("PRAGMA journal_mode = WAL").raw(true).get([]) as unknown[] | undefined;
+    // WAL can be refused (e.g. some network file systems); then keep the
+    // file's mode and its default (FULL) synchronous setting.
+    if (String(row?.[0]).toLowerCase() === "wal") db.exec("PRAGMA synchronous = NORMAL");
+  }
+  db.exec("PRAGMA foreign_keys = ON");
+  db.exec(`PRAGMA busy_timeout = ${o.busyTimeoutMs}`);
 }
