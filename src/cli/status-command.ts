@@ -234,8 +234,9 @@ function stdoutTerminal(): Terminal {
 
 /**
  * `rf-db status`. No experiment in the database is not an error: it prints
- * so and succeeds (exit 0). A local database file that does not exist is not
- * created (a status check should leave no trace); it is reported the same way.
+ * so and succeeds (exit 0). It never writes: a local file is opened
+ * read-only (a database behind the package is reported, not migrated), and
+ * one that does not exist is not created; it is reported the same way.
  */
 export async function runStatus(opts: StatusCommandOptions, term: Terminal = stdoutTerminal()): Promise<void> {
   // Resolved once, to look before creating a missing file, then opened as resolved.
@@ -248,7 +249,9 @@ export async function runStatus(opts: StatusCommandOptions, term: Terminal = std
     return;
   }
 
-  const db = await openDatabase(target);
+  // Read-only: a status check writes nothing — no migration, no journal-mode change, no checkpoint —
+  // and works where it cannot write (another user's database, a read-only directory or mount).
+  const db = await openDatabase(target.kind === "file" ? { ...target, readOnly: true } : target);
   try {
     // Without --experiment: the running one, else the most recent.
     const id = opts.experiment ?? (await db.experiments.getRunningOrLatest())?.experimentId ?? null;
