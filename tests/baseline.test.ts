@@ -16,7 +16,7 @@
  */
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -28,8 +28,10 @@ import { startSqld, type SqldServer } from "./support/sqld";
 const run = promisify(execFile);
 const dir = mkdtempSync(join(tmpdir(), "rf-db-baseline-"));
 let server: SqldServer;
+/** One real push into a file; each file test works on a copy (push takes seconds). */
+const pushed = join(dir, "pushed.db");
 beforeAll(async () => {
-  server = await startSqld();
+  [server] = await Promise.all([startSqld(), push(`file:${pushed}`)]);
 }, 60_000);
 afterAll(async () => {
   await server?.stop();
@@ -77,7 +79,7 @@ function expectUnrecorded(err: unknown) {
 describe("a database made by drizzle-kit push", () => {
   it("file: open is a SchemaVersionError naming `rf-db migrate --baseline`; --baseline records; then it works", async () => {
     const path = join(dir, "rapidfire.db");
-    await push(`file:${path}`);
+    copyFileSync(pushed, path);
     const before = sha(path);
     expectUnrecorded(await rejection(RFDatabase.open({ url: `file:${path}` })));
     expect(sha(path)).toBe(before); // refused before anything opened it for writing
@@ -106,7 +108,7 @@ describe("a database made by drizzle-kit push", () => {
   it("file: a pushed database whose shape differs is refused by --baseline, listing why; nothing written", async () => {
     const sub = mkdtempSync(join(dir, "differs-"));
     const path = join(sub, "rapidfire.db");
-    await push(`file:${path}`);
+    copyFileSync(pushed, path);
     const raw = await RFDatabase.open({ url: `file:${path}`, migrate: false });
     await raw.client.execute("ALTER TABLE experiments DROP COLUMN heartbeat_at");
     await raw.client.execute("DROP INDEX interactive_control_pipeline_idx");

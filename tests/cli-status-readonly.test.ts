@@ -34,20 +34,30 @@ function tempDir(): string {
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 /**
- * A database with one running and one completed experiment, in `dir`/rapidfire.db. Made by
- * `rf-db migrate` (a process that exits) and plain `exec` (no prepared statement outlives
- * `close()`), so no connection of this process is left holding it or its WAL.
+ * A database made with plain `exec` on a raw connection (no prepared statement outlives `close()`,
+ * so nothing of this process keeps holding the file or its WAL): the given migrations applied and
+ * recorded as the migrator records them, in WAL or rollback-journal mode.
  */
-async function populated(dir: string, journal: "wal" | "delete" = "wal"): Promise<{ path: string; running: number }> {
+function rawDatabase(path: string, migrations = MIGRATIONS, journal: "wal" | "delete" = "wal"): void {
+  const raw = new Database(path);
+  if (journal === "wal") raw.exec("PRAGMA journal_mode = WAL");
+  raw.exec("CREATE TABLE __drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)");
+  for (const m of migrations) {
+    for (const statement of m.statements) raw.exec(statement);
+    raw.exec(`INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('${m.hash}', ${m.when})`);
+  }
+  raw.close();
+}
+
+/** A current database with one running and one completed experiment, in `dir`/rapidfire.db. */
+function populated(dir: string, journal: "wal" | "delete" = "wal"): { path: string; running: number } {
   const path = join(dir, "rapidfire.db");
-  const m = await runCli(["migrate"], dir);
-  expect(m.code, m.stderr).toBe(0);
+  rawDatabase(path, MIGRATIONS, journal);
   const raw = new Database(path);
   raw.exec(
     "INSERT INTO experiments (experiment_name, num_actors, num_shards) VALUES ('ro-running', 2, 4);" +
       "INSERT INTO experiments (experiment_name, num_actors, num_shards, status) VALUES ('ro-done', 1, 1, 'completed');",
   );
-  if (journal === "delete") raw.exec("PRAGMA journal_mode = DELETE");
   raw.close();
   return { path, running: 1 };
 }
@@ -55,7 +65,7 @@ async function populated(dir: string, journal: "wal" | "delete" = "wal"): Promis
 describe("rf-db status never writes", () => {
   it.each(["wal", "delete"] as const)("%s journal: bytes unchanged for status, -e and --watch", async (mode) => {
     const dir = tempDir();
-    const { path, running } = await populated(dir, mode);
+    const { path, running } = populated(dir, mode);
     const before = sha(path);
     const files = readdirSync(dir).sort();
     const runs = [
@@ -81,14 +91,7 @@ describe("rf-db status never writes", () => {
   it("a database behind the package is reported, not migrated", async () => {
     const dir = tempDir();
     const path = join(dir, "rapidfire.db");
-    // The first migration only, recorded as the migrator records it.
-    const raw = new Database(path);
-    raw.exec("CREATE TABLE __drizzle_migrations (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at numeric)");
-    for (const statement of MIGRATIONS[0]!.statements) raw.exec(statement);
-    raw.exec(
-      `INSERT INTO __drizzle_migrations (hash, created_at) VALUES ('${MIGRATIONS[0]!.hash}', ${MIGRATIONS[0]!.when})`,
-    );
-    raw.close();
+    rawDatabase(path, MIGRATIONS.slice(0, 1)); // the first migration only
     const before = sha(path);
     const r = await runCli(["status"], dir);
     expect(r.code).toBe(1);
@@ -98,7 +101,7 @@ describe("rf-db status never writes", () => {
 
   it("works on a database in a directory it cannot write", async () => {
     const dir = tempDir();
-    const { path } = await populated(dir);
+    const { path } = populated(dir);
     const before = sha(path);
     chmodSync(dir, 0o755);
     chmodSync(path, 0o644);
