@@ -17,6 +17,7 @@ import type { Client } from "@libsql/client";
 import { diffShapes, readShape, referenceShape } from "./check";
 import { mapDriverError, SchemaVersionError } from "./errors";
 import { applyMigrations, MIGRATIONS, type MigrateOptions, type MigrateResult, readSchemaState } from "./migrate";
+import { TASK_COUNT_BACKFILL } from "./schema/task-counts";
 
 const TABLE = "__drizzle_migrations";
 
@@ -66,6 +67,8 @@ export async function baselineMigrations(
         },
         { sql: `CREATE UNIQUE INDEX IF NOT EXISTS ${TABLE}_hash_uq ON ${TABLE} (hash)`, args: [] },
         ...missing.map(([, o]) => ({ sql: o.create!, args: [] })),
+        // The task counters' triggers were just created: count the tasks push left uncounted.
+        ...TASK_COUNT_BACKFILL.map((sql) => ({ sql, args: [] })),
         ...MIGRATIONS.map((m) => ({
           sql: `INSERT INTO ${TABLE} ("hash", "created_at") VALUES (?, ?)`,
           args: [m.hash, m.when],

@@ -89,6 +89,14 @@ describe("a database made by drizzle-kit push", () => {
     expect(plain.stderr).toMatch(/^rf-db: .*rf-db migrate --baseline/);
     expect(await dump(path)).toEqual(schema); // the migrator's first batch failed whole: no bookkeeping table
 
+    // Tasks written before the baseline: push made the counters' table but none of their triggers.
+    const early = await RFDatabase.open({ url: `file:${path}`, migrate: false });
+    const e0 = await early.experiments.create({ experimentName: "before baseline", numActors: 1 });
+    const p0 = await early.pipelines.create({ experimentId: e0, pipelineName: "p", pipelineType: "t" });
+    for (const status of ["scheduled", "completed", "completed"] as const)
+      await early.actorTasks.create({ experimentId: e0, pipelineId: p0, actorId: 0, shardId: 0, status });
+    await early.close();
+
     const baseline = await runCli(["migrate", "--baseline"], dir);
     expect(baseline.code, baseline.stderr).toBe(0);
     expect(baseline.stdout).toMatch(new RegExp(`match the migrations.*recorded ${MIGRATIONS.length} migration`, "s"));
@@ -96,6 +104,7 @@ describe("a database made by drizzle-kit push", () => {
     const db = await RFDatabase.open({ url: `file:${path}` });
     expect((await db.schemaState()).state).toBe("current");
     expect(await db.check()).toEqual({ ok: true, problems: [] });
+    expect(await db.actorTasks.countByStatus(e0)).toEqual({ scheduled: 1, in_progress: 0, completed: 2, failed: 0 });
     const id = await db.experiments.create({ experimentName: "after baseline", numActors: 1 });
     expect((await db.experiments.get(id))?.experimentName).toBe("after baseline");
     await db.close();

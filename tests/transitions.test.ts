@@ -235,7 +235,8 @@ describe("the transition triggers and the tables cannot drift", () => {
 
   it("the migrated database holds exactly the triggers the current *_TRANSITIONS tables render", async () => {
     const rs = await backend.db.client.execute(
-      "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY name",
+      // (the task counters' triggers are another migration's: tests/task-counts.test.ts)
+      "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name NOT LIKE 'actor_task_counts_%' ORDER BY name",
     );
     const live = rs.rows.map((r) => `${String(r[1])};`).sort();
     const rendered = renderTransitionTriggers()

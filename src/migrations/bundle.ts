@@ -114,5 +114,30 @@ export const MIGRATIONS: readonly Migration[] = [
       "CREATE INDEX `actor_tasks_lease_idx` ON `actor_tasks` (`status`,`lease_expires_at`);",
       "CREATE INDEX `interactive_control_lease_idx` ON `interactive_control` (`status`,`lease_expires_at`);"
     ]
+  },
+  {
+    "tag": "0006_actor_task_counts",
+    "when": 1796052759037,
+    "hash": "8eb5ee012e7132ec530bdaa097016a07062ddb1a30e237c3aec8222a37bd6ebc",
+    "statements": [
+      "CREATE TABLE `actor_task_counts` (\n\t`experiment_id` integer PRIMARY KEY NOT NULL,\n\t`scheduled` integer DEFAULT 0 NOT NULL,\n\t`in_progress` integer DEFAULT 0 NOT NULL,\n\t`completed` integer DEFAULT 0 NOT NULL,\n\t`failed` integer DEFAULT 0 NOT NULL,\n\tFOREIGN KEY (`experiment_id`) REFERENCES `experiments`(`experiment_id`) ON UPDATE no action ON DELETE cascade\n);"
+    ]
+  },
+  {
+    "tag": "0007_actor_task_count_triggers",
+    "when": 1796052760974,
+    "hash": "64b778a8a3e48ff6bd880327d79420f89bd66b77485d67072d4eb7333c27d249",
+    "statements": [
+      "-- Task counters per experiment, kept by triggers rendered by scripts/task-count-triggers.ts.\n-- Do not edit: change src/schema/task-counts.ts, then render a new migration.\nDROP TRIGGER IF EXISTS `actor_task_counts_insert`;",
+      "DROP TRIGGER IF EXISTS `actor_task_counts_status`;",
+      "DROP TRIGGER IF EXISTS `actor_task_counts_move`;",
+      "DROP TRIGGER IF EXISTS `actor_task_counts_delete`;",
+      "CREATE TRIGGER `actor_task_counts_insert` AFTER INSERT ON `actor_tasks`\nBEGIN\n  INSERT INTO `actor_task_counts` (`experiment_id`, `scheduled`, `in_progress`, `completed`, `failed`) VALUES (NEW.`experiment_id`, NEW.`status` = 'scheduled', NEW.`status` = 'in_progress', NEW.`status` = 'completed', NEW.`status` = 'failed')\n    ON CONFLICT (`experiment_id`) DO UPDATE SET `scheduled` = `scheduled` + excluded.`scheduled`, `in_progress` = `in_progress` + excluded.`in_progress`, `completed` = `completed` + excluded.`completed`, `failed` = `failed` + excluded.`failed`;\nEND;",
+      "CREATE TRIGGER `actor_task_counts_status` AFTER UPDATE OF `status` ON `actor_tasks`\nFOR EACH ROW WHEN NEW.`status` IS NOT OLD.`status` AND NEW.`experiment_id` IS OLD.`experiment_id`\nBEGIN\n  UPDATE `actor_task_counts` SET `scheduled` = `scheduled` + (NEW.`status` = 'scheduled') - (OLD.`status` = 'scheduled'), `in_progress` = `in_progress` + (NEW.`status` = 'in_progress') - (OLD.`status` = 'in_progress'), `completed` = `completed` + (NEW.`status` = 'completed') - (OLD.`status` = 'completed'), `failed` = `failed` + (NEW.`status` = 'failed') - (OLD.`status` = 'failed') WHERE `experiment_id` = NEW.`experiment_id`;\nEND;",
+      "CREATE TRIGGER `actor_task_counts_move` AFTER UPDATE OF `experiment_id` ON `actor_tasks`\nFOR EACH ROW WHEN NEW.`experiment_id` IS NOT OLD.`experiment_id`\nBEGIN\n  UPDATE `actor_task_counts` SET `scheduled` = `scheduled` - (OLD.`status` = 'scheduled'), `in_progress` = `in_progress` - (OLD.`status` = 'in_progress'), `completed` = `completed` - (OLD.`status` = 'completed'), `failed` = `failed` - (OLD.`status` = 'failed') WHERE `experiment_id` = OLD.`experiment_id`;\n  INSERT INTO `actor_task_counts` (`experiment_id`, `scheduled`, `in_progress`, `completed`, `failed`) VALUES (NEW.`experiment_id`, NEW.`status` = 'scheduled', NEW.`status` = 'in_progress', NEW.`status` = 'completed', NEW.`status` = 'failed')\n    ON CONFLICT (`experiment_id`) DO UPDATE SET `scheduled` = `scheduled` + excluded.`scheduled`, `in_progress` = `in_progress` + excluded.`in_progress`, `completed` = `completed` + excluded.`completed`, `failed` = `failed` + excluded.`failed`;\nEND;",
+      "CREATE TRIGGER `actor_task_counts_delete` AFTER DELETE ON `actor_tasks`\nBEGIN\n  UPDATE `actor_task_counts` SET `scheduled` = `scheduled` - (OLD.`status` = 'scheduled'), `in_progress` = `in_progress` - (OLD.`status` = 'in_progress'), `completed` = `completed` - (OLD.`status` = 'completed'), `failed` = `failed` - (OLD.`status` = 'failed') WHERE `experiment_id` = OLD.`experiment_id`;\nEND;",
+      "DELETE FROM `actor_task_counts`;",
+      "INSERT INTO `actor_task_counts` (`experiment_id`, `scheduled`, `in_progress`, `completed`, `failed`)\n  SELECT `experiment_id`, sum(`status` = 'scheduled'), sum(`status` = 'in_progress'), sum(`status` = 'completed'), sum(`status` = 'failed')\n  FROM `actor_tasks` GROUP BY `experiment_id`;"
+    ]
   }
 ];

@@ -8,8 +8,9 @@ import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import {
   ACTOR_TASK_STATUSES,
   actorTasks,
+  actorTaskCounts,
   DB_NOW_MS,
-  experiments,
+  TASK_COUNT_COLUMNS,
   type ActorTask,
   type ActorTaskStatus,
 } from "../schema";
@@ -34,14 +35,6 @@ export {
 
 const p = sql.placeholder;
 const t = actorTasks;
-
-/**
- * `(select count(*) from actor_tasks where experiment_id = :experimentId and status = '<s>')`: one
- * index range each. (Drizzle writes column names unqualified inside a select list, so the
- * experiment is a placeholder, not a correlation with the outer row.)
- */
-const countOf = (status: ActorTaskStatus) =>
-  sql<number>`(select count(*) from ${t} where ${t.experimentId} = ${p("experimentId")} and ${t.status} = ${sql.raw(`'${status}'`)})`;
 
 /** In progress, lease ended (database clock), with attempts left or none (also `db.reapStale`). */
 export const expiredLease = (attemptsLeft: boolean) =>
@@ -178,9 +171,9 @@ export class ActorTaskRepository extends ActorTaskLifecycle {
 
   /**
    * How many of the experiment's tasks are in each status (absent statuses are 0).
-   * One row of four scalar subqueries, each a count over one
-   * `(experiment_id, status)` range of `actor_tasks_experiment_status_idx`
-   * — about twice as fast as `GROUP BY status` over the same entries.
+   * One primary-key read of `actor_task_counts`, which database triggers keep
+   * in step with every task insert, status change and delete (src/schema/task-counts.ts):
+   * the same time at 10 tasks or 10 million.
    * @example const { completed, in_progress } = await db.actorTasks.countByStatus(experimentId);
    */
   async countByStatus(experimentId: number): Promise<Record<ActorTaskStatus, number>> {
@@ -188,13 +181,14 @@ export class ActorTaskRepository extends ActorTaskLifecycle {
     const stmt = this.compiled("countByStatus", () =>
       this.db
         .select(
-          Object.fromEntries(ACTOR_TASK_STATUSES.map((s) => [s, countOf(s)])) as Record<
+          Object.fromEntries(ACTOR_TASK_STATUSES.map((s) => [s, actorTaskCounts[TASK_COUNT_COLUMNS[s]]])) as Record<
             ActorTaskStatus,
-            ReturnType<typeof countOf>
+            typeof actorTaskCounts.scheduled
           >,
         )
-        .from(experiments)
-        .where(eq(experiments.experimentId, p("experimentId")))
+        .from(actorTaskCounts)
+        .where(eq(actorTaskCounts.experimentId, p("experimentId")))
+        .limit(1)
         .prepare(),
     );
     const row = await this.settle(stmt.get({ experimentId: eid }));

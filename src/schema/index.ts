@@ -9,3 +9,4 @@ export * from "./actor-tasks";
 export * from "./ic-operations";
 export * from "./legacy-imports";
 export { DB_NOW_MS, MAX_SAFE_ID, type Transitions } from "./columns";
+export * from "./task-counts";

@@ -96,6 +96,7 @@ async function bookkeeping(url: string, authToken?: string): Promise<Array<{ has
 
 const EXPECTED_TABLES = [
   "__drizzle_migrations",
+  "actor_task_counts",
   "actor_tasks",
   "contexts",
   "experiments",
