@@ -71,8 +71,8 @@ const EXPECTED: Record<string, RegExp> = {
     /SEARCH actor_tasks USING (COVERING )?INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
   // COVERING since the status trigger: SQLite collects the rowids first, then updates them.
   "actorTasks.failUnfinished": /SEARCH actor_tasks USING (COVERING )?INDEX actor_tasks_experiment_status_idx/,
-  "actorTasks.countByStatus":
-    /SEARCH actor_tasks USING COVERING INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
+  // The trigger-kept counters (src/schema/task-counts.ts): one row by primary key, whatever the tasks.
+  "actorTasks.countByStatus": /SEARCH actor_task_counts USING INTEGER PRIMARY KEY \(rowid=\?\)/,
   "icOperations.get": /SEARCH interactive_control USING INTEGER PRIMARY KEY/,
   "icOperations.listPending": /SEARCH interactive_control USING (COVERING )?INDEX interactive_control_status_idx/,
   "icOperations.claimNext": /SEARCH interactive_control USING (COVERING )?INDEX interactive_control_status_idx/,
