@@ -10,6 +10,7 @@ import {
   actorTasks,
   actorTaskCounts,
   DB_NOW_MS,
+  rowColumns,
   TASK_COUNT_COLUMNS,
   type ActorTask,
   type ActorTaskStatus,
@@ -154,7 +155,7 @@ export class ActorTaskRepository extends ActorTaskLifecycle {
         .where(
           sql`${t.taskId} = coalesce(${candidate(expiredLease(true), t.leaseExpiresAt)}, ${candidate(sql`${t.status} = 'scheduled'`, t.taskId)}) and (${t.status} = 'scheduled' or ${expiredLease(true)})`,
         )
-        .returning()
+        .returning(rowColumns(t))
         .prepare();
     });
     const [, claimed] = await this.settle(

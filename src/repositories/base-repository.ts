@@ -2,6 +2,7 @@ import type { ResultSet } from "@libsql/client";
 import { and, eq, inArray, type Placeholder, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { type ErrorContext, InvalidTransitionError, mapDriverError, NotFoundError } from "../errors";
+import { rowColumns } from "../schema";
 import * as v from "../validate";
 import { type CompiledQuery, type RowOf, StatementCache } from "./engine";
 import type { Entity, RowOfEntity } from "./entity";
@@ -62,7 +63,7 @@ export abstract class BaseRepository<E extends Entity = Entity> {
     return this.compiled(key, () => {
       const { where, orderBy, limit } = query();
       let q = (this.db as Database)
-        .select()
+        .select(rowColumns(this.entity.table as SQLiteTable))
         .from(this.entity.table as SQLiteTable)
         .$dynamic();
       if (where) q = q.where(where);

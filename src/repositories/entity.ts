@@ -13,7 +13,7 @@
  */
 import { getTableColumns } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
-import type { Transitions } from "../schema";
+import type { RowOf, Transitions } from "../schema";
 
 /** A column of `T`, by its TypeScript key. */
 export type ColumnKey<T extends SQLiteTable> = keyof T["$inferSelect"] & string;
@@ -54,7 +54,7 @@ export interface Entity<T extends SQLiteTable = SQLiteTable> extends EntityFacts
 /** The status type of an entity. */
 export type StatusOf<E extends Entity> = E["table"]["$inferSelect"]["status"];
 /** The row type of an entity. */
-export type RowOfEntity<E extends Entity> = E["table"]["$inferSelect"];
+export type RowOfEntity<E extends Entity> = RowOf<E["table"]>;
 
 /**
  * The entity stored in `table`, with `facts` kept as literal types (the

@@ -1,6 +1,13 @@
 import { desc, eq, sql } from "drizzle-orm";
 import { ValidationError } from "../errors";
-import { DB_NOW_MS, EXPERIMENT_STATUSES, EXPERIMENT_TRANSITIONS, experiments, type Experiment } from "../schema";
+import {
+  DB_NOW_MS,
+  EXPERIMENT_STATUSES,
+  EXPERIMENT_TRANSITIONS,
+  experiments,
+  type Experiment,
+  type RowOf,
+} from "../schema";
 import * as v from "../validate";
 import { slot } from "./base-repository";
 import { CompiledQuery } from "./engine";
@@ -62,7 +69,7 @@ function withoutAlias(input: CreateExperimentInput): Record<string, unknown> {
 }
 
 /** A stored row plus `mlflowExperimentId`, the first release's name of `metricExperimentId`. */
-function withAlias(row: typeof experiments.$inferSelect | null | undefined): Experiment | null {
+function withAlias(row: RowOf<typeof experiments> | null | undefined): Experiment | null {
   return row ? { ...row, mlflowExperimentId: row.metricExperimentId } : null;
 }
 

@@ -7,7 +7,7 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { LeaseLostError } from "../errors";
-import { DB_NOW_MS, icOperations, type IcOperation } from "../schema";
+import { DB_NOW_MS, icOperations, rowColumns, type IcOperation } from "../schema";
 import * as v from "../validate";
 import { BaseRepository } from "./base-repository";
 import { CompiledQuery } from "./engine";
@@ -79,7 +79,7 @@ export abstract class IcOperationLeases<E extends Entity> extends BaseRepository
         .where(
           sql`${ic.icId} = coalesce(${candidate(expiredIcLease(true), ic.leaseExpiresAt)}, ${candidate(sql`${ic.status} = 'pending'`, ic.icId)}) and (${ic.status} = 'pending' or ${expiredIcLease(true)})`,
         )
-        .returning()
+        .returning(rowColumns(ic))
         .prepare();
     });
     const [, claimed] = await this.settle(

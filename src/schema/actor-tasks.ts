@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { createdAt, idCheck, oneOf, timestamp, updatedAt, type Transitions } from "./columns";
+import { changeSeq, createdAt, idCheck, oneOf, timestamp, updatedAt, type RowOf, type Transitions } from "./columns";
 import { experiments } from "./experiments";
 import { pipelines } from "./pipelines";
 
@@ -46,6 +46,7 @@ export const actorTasks = sqliteTable(
     maxAttempts: integer("max_attempts").notNull().default(3),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    changeSeq: changeSeq(),
   },
   (t) => [
     idCheck("actor_tasks", t.taskId),
@@ -64,5 +65,5 @@ export const actorTasks = sqliteTable(
   ],
 );
 
-export type ActorTask = typeof actorTasks.$inferSelect;
+export type ActorTask = RowOf<typeof actorTasks>;
 export type NewActorTask = typeof actorTasks.$inferInsert;

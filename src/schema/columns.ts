@@ -1,5 +1,5 @@
-import { sql, type SQL } from "drizzle-orm";
-import { check, integer, text, type SQLiteColumn } from "drizzle-orm/sqlite-core";
+import { getTableColumns, sql, type SQL } from "drizzle-orm";
+import { check, integer, text, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
 
 /**
  * The schema's single timestamp convention: INTEGER milliseconds since the
@@ -16,9 +16,11 @@ export const timestamp = (name: string) => integer(name, { mode: "timestamp_ms" 
  * rather than `unixepoch('subsec')` (SQLite 3.42+) so that defaults also work
  * for rows inserted by older SQLite builds (Python 3.11 ships 3.40; 3.37+ is
  * supported): `julianday('now')` has millisecond resolution and is fixed for
- * the duration of one statement.
+ * the duration of one statement. As text for SQL rendered outside Drizzle (triggers).
  */
-export const DB_NOW_MS: SQL = sql`(cast(round((julianday('now') - 2440587.5) * 86400000) as integer))`;
+export const DB_NOW_MS_SQL = "(cast(round((julianday('now') - 2440587.5) * 86400000) as integer))";
+/** {@link DB_NOW_MS_SQL} for Drizzle (column defaults, UPDATE … SET). */
+export const DB_NOW_MS: SQL = sql.raw(DB_NOW_MS_SQL);
 
 /** `created_at`, filled in by the database so every writer agrees on the clock. */
 export const createdAt = () => timestamp("created_at").notNull().default(DB_NOW_MS);
@@ -29,6 +31,40 @@ export const createdAt = () => timestamp("created_at").notNull().default(DB_NOW_
  * covers inserts, including rows written by other tools.
  */
 export const updatedAt = () => timestamp("updated_at").notNull().default(DB_NOW_MS);
+
+/**
+ * `change_seq`: the position of the row's latest change in the change log
+ * (`change_log.seq`), kept by the change-log triggers (src/schema/change-triggers.ts):
+ * they point it at the row's log entry so the next change of the row can
+ * replace that entry (one log row per entity row) without an index lookup.
+ * Null until the row's first change is logged (set by the same statement's trigger).
+ */
+export const changeSeq = () => integer("change_seq");
+
+/**
+ * A row as the package returns it: every column but `changeSeq`, which is
+ * bookkeeping of the change log (the feed's `seq` says the same to a reader).
+ * Also because a write's RETURNING shows the row before its own triggers ran:
+ * a row returned by `claimNext` would carry the previous pointer.
+ */
+export type RowOf<T extends SQLiteTable> = Omit<T["$inferSelect"], "changeSeq">;
+
+const ROW_COLUMNS = new WeakMap<SQLiteTable, Record<string, SQLiteColumn>>();
+
+/**
+ * The columns of {@link RowOf}: what `select(…)` and `returning(…)` of a whole
+ * row list (instead of `select()` / `returning()`, which include `changeSeq`).
+ * @example db.select(rowColumns(pipelines)).from(pipelines)
+ */
+export function rowColumns<T extends SQLiteTable>(table: T): T["_"]["columns"] {
+  let cols = ROW_COLUMNS.get(table);
+  if (cols === undefined) {
+    const { changeSeq: _bookkeeping, ...rest } = getTableColumns(table) as Record<string, SQLiteColumn>;
+    cols = rest;
+    ROW_COLUMNS.set(table, cols);
+  }
+  return cols as T["_"]["columns"];
+}
 
 /** A JSON document stored as TEXT; Drizzle stringifies on write and parses on read. */
 export const json = (name: string) => text(name, { mode: "json" }).$type<unknown>();

@@ -1,6 +1,16 @@
 import { sql } from "drizzle-orm";
 import { check, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { createdAt, idCheck, json, oneOf, timestamp, updatedAt, type Transitions } from "./columns";
+import {
+  changeSeq,
+  createdAt,
+  idCheck,
+  json,
+  oneOf,
+  timestamp,
+  updatedAt,
+  type RowOf,
+  type Transitions,
+} from "./columns";
 
 /** Lifecycle of a RAG context (an index built once and shared by pipelines). */
 export const CONTEXT_STATUSES = ["pending", "building", "ready", "failed"] as const;
@@ -28,6 +38,7 @@ export const contexts = sqliteTable(
     error: text("error"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    changeSeq: changeSeq(),
   },
   (t) => [
     idCheck("contexts", t.contextId),
@@ -38,5 +49,5 @@ export const contexts = sqliteTable(
   ],
 );
 
-export type Context = typeof contexts.$inferSelect;
+export type Context = RowOf<typeof contexts>;
 export type NewContext = typeof contexts.$inferInsert;

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { createdAt, idCheck, oneOf, timestamp, updatedAt, type Transitions } from "./columns";
+import { changeSeq, createdAt, idCheck, oneOf, timestamp, updatedAt, type RowOf, type Transitions } from "./columns";
 
 /** Lifecycle of a whole experiment. */
 export const EXPERIMENT_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
@@ -38,6 +38,7 @@ export const experiments = sqliteTable(
     heartbeatAt: timestamp("heartbeat_at"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    changeSeq: changeSeq(),
   },
   (t) => [
     idCheck("experiments", t.experimentId),
@@ -55,5 +56,5 @@ export const experiments = sqliteTable(
 );
 
 /** A row as the repositories return it: the columns, plus `mlflowExperimentId` (alias of `metricExperimentId`). */
-export type Experiment = typeof experiments.$inferSelect & { mlflowExperimentId: string | null };
+export type Experiment = RowOf<typeof experiments> & { mlflowExperimentId: string | null };
 export type NewExperiment = typeof experiments.$inferInsert;

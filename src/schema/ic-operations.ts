@@ -1,6 +1,16 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { createdAt, idCheck, json, oneOf, timestamp, updatedAt, type Transitions } from "./columns";
+import {
+  changeSeq,
+  createdAt,
+  idCheck,
+  json,
+  oneOf,
+  timestamp,
+  updatedAt,
+  type RowOf,
+  type Transitions,
+} from "./columns";
 import { experiments } from "./experiments";
 import { pipelines } from "./pipelines";
 
@@ -54,6 +64,7 @@ export const icOperations = sqliteTable(
     maxAttempts: integer("max_attempts").notNull().default(3),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    changeSeq: changeSeq(),
     processedAt: timestamp("processed_at"),
   },
   (t) => [
@@ -82,5 +93,5 @@ export const icOperations = sqliteTable(
 /** The same table under the name of the first release (`rf-inferno-db/schema` users may import it). */
 export const interactiveControl = icOperations;
 
-export type IcOperation = typeof icOperations.$inferSelect;
+export type IcOperation = RowOf<typeof icOperations>;
 export type NewIcOperation = typeof icOperations.$inferInsert;

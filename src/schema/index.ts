@@ -8,5 +8,6 @@ export * from "./pipelines";
 export * from "./actor-tasks";
 export * from "./ic-operations";
 export * from "./legacy-imports";
-export { DB_NOW_MS, MAX_SAFE_ID, type Transitions } from "./columns";
+export { DB_NOW_MS, MAX_SAFE_ID, rowColumns, type RowOf, type Transitions } from "./columns";
 export * from "./task-counts";
+export * from "./change-log";

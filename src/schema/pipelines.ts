@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { type AnySQLiteColumn, check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { createdAt, idCheck, json, oneOf, updatedAt, type Transitions } from "./columns";
+import { changeSeq, createdAt, idCheck, json, oneOf, updatedAt, type RowOf, type Transitions } from "./columns";
 import { contexts } from "./contexts";
 import { experiments } from "./experiments";
 
@@ -56,6 +56,7 @@ export const pipelines = sqliteTable(
     error: text("error"),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
+    changeSeq: changeSeq(),
   },
   (t) => [
     idCheck("pipelines", t.pipelineId),
@@ -98,5 +99,5 @@ export const pipelines = sqliteTable(
   ],
 );
 
-export type Pipeline = typeof pipelines.$inferSelect;
+export type Pipeline = RowOf<typeof pipelines>;
 export type NewPipeline = typeof pipelines.$inferInsert;

@@ -303,7 +303,9 @@ function diff(before: Dump, after: Dump): Record<string, Diff> {
       const old = b.get(k);
       if (!old) d.added.push(k);
       else {
-        const cols = Object.keys(r).filter((c) => !Object.is(r[c], old[c]) && !(r[c] === old[c]));
+        // change_seq: the change log's pointer, moved by its triggers on every write that touches the row
+        // (also contexts.create of a known hash, an upsert that rewrites the row with its own values).
+        const cols = Object.keys(r).filter((c) => c !== "change_seq" && !Object.is(r[c], old[c]) && !(r[c] === old[c]));
         if (cols.length) d.changed.set(k, cols);
       }
     }

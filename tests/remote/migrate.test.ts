@@ -98,6 +98,8 @@ const EXPECTED_TABLES = [
   "__drizzle_migrations",
   "actor_task_counts",
   "actor_tasks",
+  "change_log",
+  "change_log_horizon",
   "contexts",
   "experiments",
   "interactive_control",
