@@ -8,6 +8,15 @@ import type { Tracing } from "./driver/tracing";
 import { type CheckResult, checkDatabase } from "./check";
 import { assertNotLegacy } from "./legacy/schema";
 import { legacyImports } from "./schema/legacy-imports";
+import {
+  type ChangeBatch,
+  ChangeFeed,
+  type Snapshot,
+  SnapshotReader,
+  watchChanges,
+  watchOptions,
+  type WatchOptions,
+} from "./changes";
 import { probePrimary } from "./driver/replica-probe";
 import { id, record } from "./validate";
 import {
@@ -103,7 +112,10 @@ export class RFDatabaseBase extends Repositories {
   readonly #options: RepositoryOptions;
   #scratch: (() => Client) | undefined;
   readonly #config: ResolvedConfig;
+  readonly #snapshots: SnapshotReader;
   declare readonly drizzle: Database;
+  /** The change feed: `db.changes.since(cursor, { experimentId?, limit? })`, `head()`, `prune()`. */
+  readonly changes: ChangeFeed;
 
   protected constructor(client: Client, config: ResolvedConfig, orm: Database) {
     const options = { secret: config.authToken, database: databaseLabel(config), redactKeys: config.redactKeys };
@@ -113,6 +125,32 @@ export class RFDatabaseBase extends Repositories {
     this.#config = config;
     this.url = redactUrl(config.url);
     this.kind = config.kind;
+    this.changes = new ChangeFeed(orm, options);
+    this.#snapshots = new SnapshotReader(orm, options);
+  }
+
+  /**
+   * The change feed as an AsyncIterable of non-empty batches `{ changes, cursor }`:
+   * one `changes.since` per tick (one request remotely), every `intervalMs`
+   * (default 1000) or at once while a full page shows more waiting. Starts at
+   * `cursor` (e.g. a snapshot's), else from now; ends when `signal` aborts.
+   * @example
+   * const { cursor } = await db.snapshot(experimentId);
+   * for await (const { changes } of db.watch({ experimentId, cursor, signal })) render(changes);
+   */
+  watch(options?: WatchOptions): AsyncIterable<ChangeBatch> {
+    return watchChanges(this.changes, watchOptions(options));
+  }
+
+  /**
+   * One experiment as a dashboard draws it — the experiment, its pipelines,
+   * task counts per status, running tasks, pending IC operations — read in one
+   * consistent read (one request on a remote database), with the change-feed
+   * `cursor` of that moment. NotFoundError when the experiment does not exist.
+   * @example const { pipelines, taskCounts, cursor } = await db.snapshot(experimentId);
+   */
+  async snapshot(experimentId: number): Promise<Snapshot> {
+    return this.#snapshots.read(experimentId);
   }
 
   /** The libSQL client underneath (for `batch`, raw SQL, or closing it yourself). */

@@ -2,6 +2,20 @@
 export type { OpenOptions, StatementLogEvent, UrlKind } from "./config";
 export { Repositories, type TransactionScope, type ReapCounts, type ResetCounts } from "./database";
 export * from "./errors/classes";
+export {
+  type Change,
+  type ChangeBatch,
+  type ChangeSource,
+  type EventStreamOptions,
+  type PruneOptions,
+  type SinceOptions,
+  type Snapshot,
+  type WatchOptions,
+  ChangeFeed,
+  SNAPSHOT_LIMITS,
+  SSE_HEADERS,
+  toEventStream,
+} from "./changes";
 export { MIGRATIONS, type Migration, type SchemaState, type SchemaStateKind, type MigrateResult } from "./migrate";
 export type { CheckResult } from "./check";
 export {
@@ -51,6 +65,10 @@ export {
   IC_OPERATIONS,
   IC_STATUSES,
   PIPELINE_STATUSES,
+  CHANGE_ENTITIES,
+  CHANGE_OPS,
+  type ChangeEntity,
+  type ChangeOp,
   type ActorTask,
   type ActorTaskStatus,
   type Context,

@@ -18,6 +18,7 @@ export type RFErrorCode =
   | "CONNECTION"
   | "STORAGE"
   | "IMPORT"
+  | "CURSOR_EXPIRED"
   | "DRIVER";
 
 export class RFDatabaseError extends Error {
@@ -204,5 +205,28 @@ export class LegacyImportError extends RFDatabaseError {
     options?: { cause?: unknown },
   ) {
     super(message, { cause: options?.cause, code: "IMPORT" });
+  }
+}
+
+/**
+ * A change-feed cursor the log can no longer serve exactly: deletes after it
+ * were pruned (`db.changes.prune`), or it is ahead of every change the
+ * database ever logged (it belongs to another database). Take a new
+ * `db.snapshot(…)` and continue from its `cursor`.
+ */
+export class CursorExpiredError extends RFDatabaseError {
+  constructor(
+    /** The cursor that was passed. */
+    readonly cursor: number,
+    /** Changes up to here may be gone (`"ahead"`: the log's latest seq instead). */
+    readonly horizon: number,
+    readonly reason: "pruned" | "ahead",
+  ) {
+    super(
+      reason === "pruned"
+        ? `change-feed cursor ${cursor} has expired: deletes up to seq ${horizon} were pruned from the change log; take a new snapshot and continue from its cursor`
+        : `change-feed cursor ${cursor} is ahead of the change log (latest seq ${horizon}): it belongs to another database; take a new snapshot and continue from its cursor`,
+      { code: "CURSOR_EXPIRED" },
+    );
   }
 }

@@ -1,0 +1,151 @@
+/**
+ * `db.snapshot(experimentId)`: what a dashboard draws for one experiment, read
+ * as ONE consistent read — a read batch: one read transaction locally, one
+ * request on a remote database — together with the change-feed cursor of
+ * that same moment, so `watch({ cursor })` continues exactly where it left off.
+ */
+import { and, asc, eq, max, sql } from "drizzle-orm";
+import { mapDriverError, NotFoundError } from "../errors";
+import type { Database, Executor, RepositoryOptions } from "../repositories";
+import { CompiledQuery, StatementCache } from "../repositories/engine";
+import {
+  ACTOR_TASK_STATUSES,
+  type ActorTask,
+  type ActorTaskStatus,
+  actorTasks,
+  changeLog,
+  type Experiment,
+  experiments,
+  type IcOperation,
+  icOperations,
+  type Pipeline,
+  pipelines,
+  rowColumns,
+} from "../schema";
+import * as v from "../validate";
+
+/** What `db.snapshot(experimentId)` returns. */
+export interface Snapshot {
+  experiment: Experiment;
+  /** Every pipeline of the experiment, by id. */
+  pipelines: Pipeline[];
+  /** Tasks of the experiment per status (absent statuses are 0). */
+  taskCounts: Record<ActorTaskStatus, number>;
+  /** Tasks `in_progress`, by id (the first {@link SNAPSHOT_LIMITS}.runningTasks; taskCounts.in_progress says how many there are). */
+  runningTasks: ActorTask[];
+  /** `pending` IC operations of the experiment, oldest first (the first {@link SNAPSHOT_LIMITS}.pendingOperations). */
+  pendingOperations: IcOperation[];
+  /** The change-feed cursor of this read: `db.watch({ experimentId, cursor })` continues from it without a gap. */
+  cursor: number;
+}
+
+/**
+ * Caps on a snapshot's lists, so one read stays far below a remote server's
+ * response limit (sqld: 10 MB) whatever the queue holds; page through the
+ * rest with `icOperations.listPending({ afterId, limit })`.
+ */
+export const SNAPSHOT_LIMITS = { runningTasks: 5000, pendingOperations: 1000 } as const;
+
+const p = sql.placeholder;
+
+/** Reads snapshots; its statements are compiled once per database (see the statement engine). */
+export class SnapshotReader {
+  readonly #statements: StatementCache;
+
+  constructor(
+    private readonly db: Executor,
+    private readonly options: RepositoryOptions = {},
+  ) {
+    this.#statements = new StatementCache(this, db);
+  }
+
+  /**
+   * One consistent read of experiment `experimentId`; NotFoundError when it does not exist.
+   * @example const { experiment, pipelines, taskCounts, cursor } = await db.snapshot(experimentId);
+   */
+  async read(experimentId: number): Promise<Snapshot> {
+    const id = v.id(experimentId, "experimentId");
+    const s = this.#compiled();
+    const values = { id, running: SNAPSHOT_LIMITS.runningTasks, pending: SNAPSHOT_LIMITS.pendingOperations };
+    const stmts = [s.experiment, s.pipelines, s.counts, s.running, s.pending, s.head] as CompiledQuery<unknown>[];
+    let results: Awaited<ReturnType<typeof CompiledQuery.batch>>;
+    try {
+      results = await CompiledQuery.batch(
+        stmts.map((query) => ({ query, values })),
+        "read",
+      );
+    } catch (err) {
+      throw mapDriverError(err, this.options);
+    }
+    const [e, pl, c, r, o, h] = results;
+    const row = s.experiment.decodeFirst(e!);
+    if (!row) throw new NotFoundError("experiment", id);
+    const counted = s.counts.decodeFirst(c!) as Record<ActorTaskStatus, number> | undefined;
+    const taskCounts = Object.fromEntries(ACTOR_TASK_STATUSES.map((st) => [st, Number(counted?.[st] ?? 0)]));
+    return {
+      experiment: { ...row, mlflowExperimentId: row.metricExperimentId },
+      pipelines: s.pipelines.decodeAll(pl!),
+      taskCounts: taskCounts as Record<ActorTaskStatus, number>,
+      runningTasks: s.running.decodeAll(r!),
+      pendingOperations: s.pending.decodeAll(o!),
+      cursor: Number(s.head.decodeFirst(h!)?.head ?? 0),
+    };
+  }
+
+  #compiled() {
+    const d = this.db as Database;
+    const get = this.#statements.get.bind(this.#statements);
+    const countOf = (status: ActorTaskStatus) =>
+      sql<number>`(select count(*) from ${actorTasks} where ${actorTasks.experimentId} = ${p("id")} and ${actorTasks.status} = ${sql.raw(`'${status}'`)})`;
+    return {
+      experiment: get("experiment", () =>
+        d
+          .select()
+          .from(experiments)
+          .where(eq(experiments.experimentId, p("id")))
+          .limit(1)
+          .prepare(),
+      ),
+      pipelines: get("pipelines", () =>
+        d
+          .select()
+          .from(pipelines)
+          .where(eq(pipelines.experimentId, p("id")))
+          .orderBy(asc(pipelines.pipelineId))
+          .prepare(),
+      ),
+      // One index range of actor_tasks_experiment_status_idx per status (as actorTasks.countByStatus).
+      counts: get("counts", () =>
+        d
+          .select(Object.fromEntries(ACTOR_TASK_STATUSES.map((st) => [st, countOf(st)])))
+          .from(experiments)
+          .where(eq(experiments.experimentId, p("id")))
+          .prepare(),
+      ),
+      running: get("running", () =>
+        d
+          .select(rowColumns(actorTasks))
+          .from(actorTasks)
+          .where(and(eq(actorTasks.experimentId, p("id")), eq(actorTasks.status, "in_progress")))
+          .orderBy(asc(actorTasks.taskId))
+          .limit(p("running"))
+          .prepare(),
+      ),
+      pending: get("pending", () =>
+        d
+          .select(rowColumns(icOperations))
+          .from(icOperations)
+          .where(and(eq(icOperations.experimentId, p("id")), eq(icOperations.status, "pending")))
+          .orderBy(asc(icOperations.icId))
+          .limit(p("pending"))
+          .prepare(),
+      ),
+      head: get("head", () =>
+        d
+          .select({ head: max(changeLog.seq) })
+          .from(changeLog)
+          .prepare(),
+      ),
+    };
+  }
+}
