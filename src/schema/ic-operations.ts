@@ -64,8 +64,9 @@ export const icOperations = sqliteTable(
     maxAttempts: integer("max_attempts").notNull().default(3),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
-    changeSeq: changeSeq(),
     processedAt: timestamp("processed_at"),
+    // Last, where the migration's ADD COLUMN put it (a database made by `drizzle-kit push` then has the same shape).
+    changeSeq: changeSeq(),
   },
   (t) => [
     idCheck("interactive_control", t.icId),
