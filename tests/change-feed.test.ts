@@ -18,6 +18,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Change, CursorExpiredError, NotFoundError, type RFDatabase, ValidationError } from "../src/index";
 import { CHANGE_FEED_TABLES, changeTriggerNames, renderChangeTriggers } from "../src/schema/change-triggers";
+import { renderTaskCountTriggers } from "../src/schema/task-counts";
 import { transitionTriggerNames } from "../src/schema/transitions";
 import { BACKENDS, openBackend, type Backend } from "./support/backends";
 import { makeExperiment, makePipeline } from "./support/factories";
@@ -320,7 +321,12 @@ describe("the change-log triggers and CHANGE_FEED_TABLES cannot drift", () => {
   it("the migrated database holds exactly the rendered change-log triggers, beside the transition triggers", async () => {
     const rs = await backend.db.client.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'");
     const live = new Map(rs.rows.map((r) => [String(r[0]), `${String(r[1])};`]));
-    expect(new Set(live.keys())).toEqual(new Set([...transitionTriggerNames(), ...changeTriggerNames()]));
+    // Three sets, side by side: transition (BEFORE), task counters and change log (AFTER).
+    const taskCounts = renderTaskCountTriggers().flatMap((s) => /^CREATE TRIGGER `([^`]+)`/.exec(s)?.[1] ?? []);
+    expect(taskCounts.length).toBeGreaterThan(0);
+    expect(new Set(live.keys())).toEqual(
+      new Set([...transitionTriggerNames(), ...taskCounts, ...changeTriggerNames()]),
+    );
     const rendered = renderChangeTriggers().filter((s) => s.startsWith("CREATE TRIGGER"));
     expect(
       changeTriggerNames()

@@ -12,6 +12,7 @@ import {
   ACTOR_TASK_STATUSES,
   type ActorTask,
   type ActorTaskStatus,
+  actorTaskCounts,
   actorTasks,
   changeLog,
   type Experiment,
@@ -21,6 +22,7 @@ import {
   type Pipeline,
   pipelines,
   rowColumns,
+  TASK_COUNT_COLUMNS,
 } from "../schema";
 import * as v from "../validate";
 
@@ -95,8 +97,6 @@ export class SnapshotReader {
   #compiled() {
     const d = this.db as Database;
     const get = this.#statements.get.bind(this.#statements);
-    const countOf = (status: ActorTaskStatus) =>
-      sql<number>`(select count(*) from ${actorTasks} where ${actorTasks.experimentId} = ${p("id")} and ${actorTasks.status} = ${sql.raw(`'${status}'`)})`;
     return {
       experiment: get("experiment", () =>
         d
@@ -114,12 +114,17 @@ export class SnapshotReader {
           .orderBy(asc(pipelines.pipelineId))
           .prepare(),
       ),
-      // One index range of actor_tasks_experiment_status_idx per status (as actorTasks.countByStatus).
+      // The experiment's row of the task counters (kept by triggers; as actorTasks.countByStatus).
       counts: get("counts", () =>
         d
-          .select(Object.fromEntries(ACTOR_TASK_STATUSES.map((st) => [st, countOf(st)])))
-          .from(experiments)
-          .where(eq(experiments.experimentId, p("id")))
+          .select(
+            Object.fromEntries(
+              ACTOR_TASK_STATUSES.map((st) => [st, actorTaskCounts[TASK_COUNT_COLUMNS[st]]]),
+            ) as Record<ActorTaskStatus, typeof actorTaskCounts.scheduled>,
+          )
+          .from(actorTaskCounts)
+          .where(eq(actorTaskCounts.experimentId, p("id")))
+          .limit(1)
           .prepare(),
       ),
       running: get("running", () =>
