@@ -31,6 +31,7 @@ export {
   type HolderOptions,
   type IcClaimOptions,
   DEFAULT_LEASE_MS,
+  type LeaseStatus,
   type CreateActorTaskInput,
   type CreateContextInput,
   type CreateExperimentInput,

@@ -335,6 +335,44 @@ describe("rf-db status", () => {
     expect(o.stdout).toContain("Running tasks: none");
   });
 
+  it("marks a lost controller and expired leases; `rf-db reap` fails that experiment only, and says what it did", async () => {
+    const dir = tempDir();
+    const db = await openDb(dir);
+    const config = { pipelineType: "vllm", modelConfig: {}, samplingParams: {}, status: "ongoing" as const };
+    const other = await db.experiments.create({ experimentName: "alive", numActors: 1 });
+    await db.experiments.heartbeat(other, { owner: "ctl-alive", leaseMs: 600_000 });
+    const eid = await db.experiments.create({ experimentName: "orphaned", numActors: 2, numShards: 2 });
+    const pid = await db.pipelines.create({ experimentId: eid, pipelineName: "p", ...config });
+    for (const shardId of [0, 1])
+      await db.actorTasks.create({ experimentId: eid, pipelineId: pid, actorId: 0, shardId });
+    await db.actorTasks.claimNext(eid, 6, { leaseMs: 600_000 });
+    await db.actorTasks.claimNext(eid, 5, { leaseMs: 1 }); // its actor "died": the lease ends at once
+    await db.experiments.heartbeat(eid, { owner: "ctl-1", leaseMs: 1 }); // and so did its controller
+    await new Promise((r) => setTimeout(r, 30));
+
+    const st = await rfdb(["status", "--experiment", String(eid)], dir);
+    expect(st.code, st.stderr).toBe(0);
+    expect(st.stdout).toMatch(
+      /STALE: controller ctl-1 lost: no heartbeat since \d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ; `rf-db reap`/,
+    );
+    expect(st.stdout).toMatch(/1 task lease EXPIRED/);
+    expect(st.stdout).toMatch(/ENDED [\d.]+ m?s ago/); // the dead actor's row
+    expect(st.stdout).toMatch(/ends in [\d.]+ (min|s)/); // the live one's
+    const before = await db.experiments.get(eid);
+    expect(before!.status).toBe("running"); // status never writes
+
+    const reap = await rfdb(["reap"], dir);
+    expect(reap.code, reap.stderr).toBe(0);
+    expect(reap.stdout).toMatch(
+      /reaped file:.*: 1 experiment failed \(controller lost\), 2 actor tasks and 0 IC operations recovered/,
+    );
+    expect((await db.experiments.get(eid))!).toMatchObject({ status: "failed" });
+    expect((await db.experiments.get(eid))!.error).toMatch(/^controller lost: no heartbeat since /);
+    expect((await db.experiments.get(other))!.status).toBe("running");
+    const again = await rfdb(["reap"], dir);
+    expect(again.stdout).toMatch(/^nothing to reap in file:/);
+  });
+
   it("--watch follows a running experiment and exits 0 once it is no longer running", async () => {
     const dir = tempDir();
     const db = await openDb(dir);
@@ -458,6 +496,32 @@ describe("rf-db demo", () => {
     expect(st.stdout).toMatch(new RegExp(`^Experiment ${s.experimentId} "demo-[\\d-]+": completed`));
     expect(st.stdout).toContain("Tasks: 8 total: 0 scheduled, 0 in_progress, 8 completed, 0 failed");
   });
+
+  it("--chaos kills actors mid-task and starts others; every shard still completes exactly once", async () => {
+    const dir = tempDir();
+    const r = await rfdb(
+      ["demo", "--chaos", "--pipelines", "2", "--shards", "24", "--actors", "3", "--work-ms", "300"],
+      dir,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/chaos: an actor is SIGKILLed mid-task every 2-4 s/);
+    const killed = Number(/chaos\s+(\d+) actors SIGKILLed mid-task/.exec(r.stdout)?.[1]);
+    const retakenLine = Number(/re-taken tasks\s+(\d+)/.exec(r.stdout)?.[1]);
+    expect(r.stdout).toMatch(/exactly once\s+every shard completed once, every pipeline counted 24 shards/);
+    const s = parseSummary(r.stdout);
+    const db = await openDb(dir);
+    expect(await db.actorTasks.countByStatus(s.experimentId)).toEqual({
+      scheduled: 0,
+      in_progress: 0,
+      completed: 48,
+      failed: 0,
+    });
+    for (const p of await db.pipelines.list(s.experimentId)) expect(p.shardsCompleted).toBe(24);
+    const tasks = await db.drizzle.select().from(actorTasks).where(eq(actorTasks.experimentId, s.experimentId));
+    expect(new Set(tasks.map((t) => `${t.pipelineId}/${t.shardId}`)).size).toBe(48);
+    expect(tasks.filter((t) => t.attempts > 1).length).toBe(retakenLine);
+    expect(Number.isInteger(killed)).toBe(true);
+  }, 120_000);
 
   it.runIf(process.platform === "linux")(
     "fails with one line when a worker dies, and leaves no worker or live task behind",

@@ -102,6 +102,7 @@ describe.each(BACKENDS)("leases on %s", (backendName) => {
       expect(twice).toBeInstanceOf(InvalidTransitionError);
       expect(twice).not.toBeInstanceOf(LeaseLostError);
       expect((await db.actorTasks.get(first.taskId))!).toMatchObject({ status: "completed", leaseExpiresAt: null });
+      expect(await db.actorTasks.countCompletedByActor(experimentId)).toEqual([{ actorId: 2, tasks: 1, retaken: 1 }]);
       expect((await db.actorTasks.claimNext(experimentId, 3))!.taskId).toBe(taskIds[1]);
     });
 

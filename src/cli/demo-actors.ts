@@ -43,6 +43,13 @@ export interface WorkerExit {
   message: string;
 }
 
+/** What every actor process of a run gets. */
+export interface ActorArgs {
+  experimentId: number;
+  workMs: number;
+  leaseMs: number;
+}
+
 /** The actor processes, with the means to stop them all and never leave one behind. */
 export class ActorPool {
   readonly children = new Map<number, ChildProcess>();
@@ -50,68 +57,93 @@ export class ActorPool {
   /** Per worker: resolves when it reported "ready" (database open) — or exited. */
   readonly ready: Promise<void>[] = [];
   #killOnExit = () => this.killAll("SIGKILL");
+  readonly #execArgv: string[];
+  #started = false;
 
   constructor(
     count: number,
-    entry: { path: string; typescript: boolean },
-    args: { experimentId: number; workMs: number },
-    env: NodeJS.ProcessEnv,
-    onExit: (exit: WorkerExit) => void,
+    private readonly entry: { path: string; typescript: boolean },
+    private readonly args: ActorArgs,
+    private readonly env: NodeJS.ProcessEnv,
+    private readonly onExit: (exit: WorkerExit) => void,
   ) {
     // Whatever ends this process (an exception, process.exit), the workers go too.
     process.on("exit", this.#killOnExit);
-    const execArgv = workerExecArgv(entry.typescript);
-    for (let actorId = 1; actorId <= count; actorId++) {
-      const child = fork(
-        entry.path,
-        ["--experiment", String(args.experimentId), "--actor", String(actorId), "--work-ms", String(args.workMs)],
-        { env, execArgv, stdio: ["ignore", "ignore", "pipe", "ipc"] },
-      );
-      this.children.set(actorId, child);
-      let stderr = "";
-      child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
-        stderr = (stderr + chunk).slice(-4000);
-      });
-      this.ready.push(
-        new Promise<void>((resolve) => {
-          child.on("message", (m: { type?: unknown } | null) => m?.type === "ready" && resolve());
-          child.once("close", () => resolve());
-          child.once("error", () => resolve());
-        }),
-      );
-      this.exits.push(
-        new Promise<WorkerExit>((resolve) => {
-          let spawnError: Error | undefined;
-          child.once("error", (err) => {
-            spawnError = err;
-            // A failed spawn may never emit "close".
-            if (child.pid === undefined) resolve(finish(null, null));
-          });
-          child.once("close", (code, signal) => resolve(finish(code, signal)));
-          const finish = (code: number | null, signal: NodeJS.Signals | null): WorkerExit => {
-            this.children.delete(actorId);
-            const lines = stderr.trim().split("\n").filter(Boolean);
-            const exit = {
-              actorId,
-              pid: child.pid,
-              code,
-              signal,
-              message: spawnError?.message ?? lines.find((l) => !/^\s+at /.test(l)) ?? lines.at(-1) ?? "",
-            };
-            onExit(exit);
-            return exit;
-          };
-        }),
-      );
-    }
+    this.#execArgv = workerExecArgv(entry.typescript);
+    for (let actorId = 1; actorId <= count; actorId++) this.add(actorId);
   }
 
-  /** Lets every (ready) worker start claiming tasks. */
+  /** Forks actor `actorId`; after `start()` it starts claiming as soon as it is ready. */
+  add(actorId: number): void {
+    const { experimentId, workMs, leaseMs } = this.args;
+    const child = fork(
+      this.entry.path,
+      [
+        ...["--experiment", String(experimentId), "--actor", String(actorId)],
+        ...["--work-ms", String(workMs), "--lease-ms", String(leaseMs)],
+      ],
+      { env: this.env, execArgv: this.#execArgv, stdio: ["ignore", "ignore", "pipe", "ipc"] },
+    );
+    this.children.set(actorId, child);
+    let stderr = "";
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+    });
+    this.ready.push(
+      new Promise<void>((resolve) => {
+        child.on("message", (m: { type?: unknown } | null) => {
+          if (m?.type !== "ready") return;
+          if (this.#started) this.#go(child);
+          resolve();
+        });
+        child.once("close", () => resolve());
+        child.once("error", () => resolve());
+      }),
+    );
+    this.exits.push(
+      new Promise<WorkerExit>((resolve) => {
+        let spawnError: Error | undefined;
+        child.once("error", (err) => {
+          spawnError = err;
+          // A failed spawn may never emit "close".
+          if (child.pid === undefined) resolve(finish(null, null));
+        });
+        child.once("close", (code, signal) => resolve(finish(code, signal)));
+        const finish = (code: number | null, signal: NodeJS.Signals | null): WorkerExit => {
+          this.children.delete(actorId);
+          const lines = stderr.trim().split("\n").filter(Boolean);
+          const exit = {
+            actorId,
+            pid: child.pid,
+            code,
+            signal,
+            message: spawnError?.message ?? lines.find((l) => !/^\s+at /.test(l)) ?? lines.at(-1) ?? "",
+          };
+          this.onExit(exit);
+          return exit;
+        };
+      }),
+    );
+  }
+
+  #go(child: ChildProcess): void {
+    if (child.connected)
+      child.send({ type: "start" }, (err) => void err /* it exited meanwhile: its exit reports it */);
+  }
+
+  /** Lets every (ready) worker start claiming tasks; workers added later start when ready. */
   start(): void {
-    for (const child of this.children.values()) {
-      if (child.connected)
-        child.send({ type: "start" }, (err) => void err /* it exited meanwhile: its exit reports it */);
-    }
+    this.#started = true;
+    for (const child of this.children.values()) this.#go(child);
+  }
+
+  /** SIGKILLs one live worker, chosen by `pick` among the live actor ids; returns its id (undefined: none). */
+  killOne(pick: (ids: number[]) => number | undefined): number | undefined {
+    const live = [...this.children.entries()].filter(([, c]) => c.exitCode === null && c.signalCode === null);
+    const id = pick(live.map(([actorId]) => actorId));
+    if (id === undefined) return undefined;
+    this.children.get(id)?.kill("SIGKILL");
+    return id;
   }
 
   /** Signals every worker still alive. */

@@ -30,12 +30,33 @@ export interface DemoOptions extends ConnectionOptions {
   shards: number;
   actors: number;
   workMs: number;
+  /** SIGKILL a random actor mid-task every few seconds and start another: leases hand its task on. */
+  chaos?: boolean;
+}
+
+/** How often `--chaos` kills an actor: every 2–4 s. */
+const CHAOS_EVERY_MS: [number, number] = [2000, 4000];
+/** The controller's liveness lease (`experiments.heartbeat`), renewed every third of it. */
+const CONTROLLER_LEASE_MS = 15_000;
+
+/**
+ * The actors' task lease: long enough for any shard between heartbeats, short
+ * under `--chaos` so a killed actor's task is taken over within a second or two.
+ */
+export function demoLeaseMs(workMs: number, chaos: boolean): number {
+  return chaos ? Math.max(1500, 3 * workMs) : Math.max(30_000, 3 * workMs);
 }
 
 /** Tasks per transaction when scheduling: fast on a file, and short enough for sqld's ~5 s transaction limit remotely. */
 const CREATE_CHUNK = 100;
 /** How often the controller re-reads progress from the database. */
 const REFRESH_MS = 200;
+
+/** A delay before the next `--chaos` kill. */
+const chaosDelay = () => CHAOS_EVERY_MS[0] + Math.random() * (CHAOS_EVERY_MS[1] - CHAOS_EVERY_MS[0]);
+
+/** A random element (undefined for none). */
+const pick = <T>(xs: T[]): T | undefined => xs[Math.floor(Math.random() * xs.length)];
 
 /** After a crash or Ctrl-C: leave no task looking alive, so `status` and recovery tell the truth. */
 async function abandon(
@@ -47,7 +68,7 @@ async function abandon(
   await db.actorTasks.failUnfinished(experimentId, reason);
   for (const p of await db.pipelines.list(experimentId)) {
     if (p.status === "new" || p.status === "ongoing")
-      await db.pipelines.setStatus(p.pipelineId, outcome === "failed" ? "failed" : "stopped");
+      await (outcome === "failed" ? db.pipelines.fail(p.pipelineId, reason) : db.pipelines.stop(p.pipelineId));
   }
   await db.experiments.setError(experimentId, reason);
   await db.experiments.setStatus(experimentId, outcome);
@@ -128,14 +149,21 @@ export async function runDemo(
           await tx.actorTasks.create({ experimentId: eid, actorId: 0, ...t });
       });
     }
-    for (const id of pipelineIds) await db.pipelines.setStatus(id, "ongoing");
+    for (const id of pipelineIds) await db.pipelines.start(id);
+    // The controller's liveness: if this process dies, `rf-db reap` fails the experiment.
+    const owner = `rf-db demo pid ${process.pid}`;
+    await db.experiments.heartbeat(eid, { owner, leaseMs: CONTROLLER_LEASE_MS });
     if (interrupted) throw new CliError(`interrupted (${interrupted})`, EXIT.INTERRUPTED);
 
     const setupMs = Date.now() - started;
+    const leaseMs = demoLeaseMs(opts.workMs, opts.chaos === true);
     write(
       `Demo experiment ${eid} "${name}" on ${db.url}\n` +
         `  ${opts.pipelines} pipeline${opts.pipelines === 1 ? "" : "s"} × ${opts.shards} shard${opts.shards === 1 ? "" : "s"} = ${tasksTotal} tasks, ` +
-        `${opts.actors} actor process${opts.actors === 1 ? "" : "es"}, ~${opts.workMs} ms of work per task\n`,
+        `${opts.actors} actor process${opts.actors === 1 ? "" : "es"}, ~${opts.workMs} ms of work per task, ${leaseMs} ms task leases\n` +
+        (opts.chaos
+          ? `  chaos: an actor is SIGKILLed mid-task every ${CHAOS_EVERY_MS[0] / 1000}-${CHAOS_EVERY_MS[1] / 1000} s and another started; its task is re-taken when its lease ends\n`
+          : ""),
     );
 
     const env: NodeJS.ProcessEnv = { ...process.env, RF_DB_URL: config.url };
@@ -146,8 +174,12 @@ export async function runDemo(
     display = new ProgressDisplay(tty, pipelinesAtStart, opts.shards, tasksTotal, write);
     let crash: WorkerExit | undefined;
     let stopping = false;
+    /** Actors `--chaos` killed: their exits are expected. */
+    const killed = new Set<number>();
     const forkedAt = Date.now();
-    pool = new ActorPool(opts.actors, workerEntry(), { experimentId: eid, workMs: opts.workMs }, env, (exit) => {
+    const args = { experimentId: eid, workMs: opts.workMs, leaseMs };
+    pool = new ActorPool(opts.actors, workerEntry(), args, env, (exit) => {
+      if (killed.has(exit.actorId)) return;
       if (!crash && !interrupted && !stopping && (exit.code !== 0 || exit.signal)) {
         crash = exit;
         pool?.killAll("SIGTERM"); // one actor down ends the run: fail fast and say which
@@ -160,20 +192,43 @@ export async function runDemo(
     if (!crash && !interrupted) display.note(`actors ready after ${formatDuration(startupMs)}: go`);
     const runStart = Date.now();
     if (!crash && !interrupted) pool.start();
-    const everyoneExited = Promise.all(pool.exits);
-    let allExited = false;
-    void everyoneExited.then(() => (allExited = true));
-
     let lastError: unknown;
+    /** Tasks seen in progress on a second (or later) claim: their first holder's lease ended. */
+    const retaken = new Set<number>();
+    let nextActor = opts.actors + 1;
+    let nextKill = runStart + chaosDelay();
+    let nextBeat = runStart + CONTROLLER_LEASE_MS / 3;
     const refresh = async (final = false) => {
-      const [pls, counts] = await Promise.all([db.pipelines.list(eid), db.actorTasks.countByStatus(eid)]);
-      display!.update(pls, counts.completed, counts.in_progress, Date.now() - runStart, final);
-      return counts;
+      const [pls, counts, running] = await Promise.all([
+        db.pipelines.list(eid),
+        db.actorTasks.countByStatus(eid),
+        db.actorTasks.listRunning(eid),
+      ]);
+      for (const t of running) if (t.attempts > 1) retaken.add(t.taskId);
+      const chaos = opts.chaos ? ` · ${killed.size} killed · ${retaken.size} re-taken` : "";
+      display!.update(pls, counts.completed, counts.in_progress, Date.now() - runStart, final, chaos);
+      return { counts, running };
     };
     try {
-      while (!allExited && !crash && !interrupted) {
-        await refresh();
-        await Promise.race([sleep(REFRESH_MS), everyoneExited]);
+      while (pool.children.size > 0 && !crash && !interrupted) {
+        const { running } = await refresh();
+        const now = Date.now();
+        if (now >= nextBeat) {
+          nextBeat = now + CONTROLLER_LEASE_MS / 3;
+          if (!(await db.experiments.heartbeat(eid, { owner, leaseMs: CONTROLLER_LEASE_MS })))
+            throw new CliError(`experiment ${eid} is no longer this controller's (reaped or taken over)`);
+        }
+        if (opts.chaos && now >= nextKill) {
+          nextKill = now + chaosDelay();
+          // Mid-task: an actor that holds a task right now.
+          const holders = new Set(running.map((t) => t.leaseOwner));
+          const victim = pool.killOne((ids) => pick(ids.filter((id) => holders.has(id))));
+          if (victim !== undefined) {
+            killed.add(victim);
+            pool.add(nextActor++);
+          }
+        }
+        await sleep(REFRESH_MS);
       }
     } catch (err) {
       lastError = err; // the controller lost the database: stop the workers, then report
@@ -199,7 +254,16 @@ export async function runDemo(
         `demo failed: all actors exited but only ${counts.completed} of ${tasksTotal} tasks completed`,
       );
     }
-    for (const id of pipelineIds) await db.pipelines.setStatus(id, "completed");
+    // Exactly once: every pipeline counted each of its shards once (a shard is counted by the same
+    // batch that completes its task, as the lease holder).
+    const counted = await db.pipelines.list(eid);
+    const off = counted.filter((p) => p.shardsCompleted !== opts.shards);
+    if (off.length > 0) {
+      throw new CliError(
+        `demo failed: pipeline ${off[0]!.pipelineId} counted ${off[0]!.shardsCompleted} of ${opts.shards} shards`,
+      );
+    }
+    for (const id of pipelineIds) await db.pipelines.complete(id);
     await db.experiments.setStatus(eid, "completed");
 
     const [pls, perActor, experiment] = await Promise.all([
@@ -223,6 +287,7 @@ export async function runDemo(
         samples: p.totalSamplesProcessed,
       })),
       perActor,
+      ...(opts.chaos ? { chaos: { killed: killed.size, actorProcesses: nextActor - 1 } } : {}),
     });
     write(`\n${summary.join("\n")}\n`);
   } catch (err) {

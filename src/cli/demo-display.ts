@@ -50,19 +50,31 @@ export class ProgressDisplay {
     );
   }
 
-  update(pipelines: Pipeline[], completed: number, running: number, elapsedMs: number, final = false): void {
+  /** `extra`: appended to the running count (`--chaos`: " · 2 killed · 3 re-taken"). */
+  update(
+    pipelines: Pipeline[],
+    completed: number,
+    running: number,
+    elapsedMs: number,
+    final = false,
+    extra = "",
+  ): void {
     const rate = elapsedMs > 0 ? ((completed * 1000) / elapsedMs).toFixed(1) : "0.0";
     if (this.#multibar) {
       for (const p of pipelines)
         this.#bars.get(p.pipelineId)?.update(p.shardsCompleted, { samples: p.totalSamplesProcessed });
-      this.#total?.update(completed, { running: `${running} running`, rate, elapsed: formatDuration(elapsedMs) });
+      this.#total?.update(completed, {
+        running: `${running} running${extra}`,
+        rate,
+        elapsed: formatDuration(elapsedMs),
+      });
       return;
     }
     const per = pipelines
       .slice(0, 8)
       .map((p) => `${p.pipelineId}:${p.shardsCompleted}/${this.shards}`)
       .join(" ");
-    const line = `progress: ${completed}/${this.totalTasks} tasks completed, ${running} running (pipelines ${per}${pipelines.length > 8 ? " …" : ""})`;
+    const line = `progress: ${completed}/${this.totalTasks} tasks completed, ${running} running${extra} (pipelines ${per}${pipelines.length > 8 ? " …" : ""})`;
     const now = Date.now();
     if (line !== this.#lastLine && (final || now - this.#lastLineAt >= 1000)) {
       this.write(`${line}  [${formatDuration(elapsedMs)}]\n`);
@@ -97,7 +109,10 @@ export interface DemoSummary {
   tasksCompleted: number;
   tasksTotal: number;
   samples: { pipelineId: number; pipelineName: string; samples: number }[];
-  perActor: { actorId: number; tasks: number }[];
+  /** Completed tasks per actor, and how many of them it had re-taken from a dead actor. */
+  perActor: { actorId: number; tasks: number; retaken?: number }[];
+  /** `--chaos`: actors SIGKILLed, and actor processes started in all. */
+  chaos?: { killed: number; actorProcesses: number };
 }
 
 /** The summary as lines (pure; the test parses them). */
@@ -116,7 +131,14 @@ export function renderDemoSummary(s: DemoSummary): string[] {
     ...s.samples.map((p) => `    ${`${p.pipelineId} ${p.pipelineName}`.padEnd(nameWidth)}  ${p.samples}`),
     `    ${"total".padEnd(nameWidth)}  ${totalSamples}`,
     "  tasks per actor",
-    ...s.perActor.map((a) => `    actor ${a.actorId}  ${a.tasks}`),
+    ...s.perActor.map((a) => `    actor ${a.actorId}  ${a.tasks}${a.retaken ? ` (${a.retaken} re-taken)` : ""}`),
+    ...(s.chaos
+      ? [
+          `  chaos            ${s.chaos.killed} actors SIGKILLed mid-task, ${s.chaos.actorProcesses} actor processes in all`,
+          `  re-taken tasks   ${s.perActor.reduce((n, a) => n + (a.retaken ?? 0), 0)} (a killed actor's lease ended; another actor finished the task)`,
+          `  exactly once     every shard completed once, every pipeline counted ${s.tasksTotal / Math.max(1, s.samples.length)} shards`,
+        ]
+      : []),
     `  see it again     rf-db status --experiment ${s.experimentId}`,
   ];
 }

@@ -5,17 +5,22 @@
  * `claimNext` and `advanceProgress` exist for.
  *
  * It opens the database named by `RF_DB_URL` / `RF_DB_AUTH_TOKEN` (the parent
- * sets them, so a token never appears in a process list), then loops: claim
- * the next scheduled task of the experiment, "work" for a while, add the
- * shard and its samples to the pipeline, complete the task. It exits 0 when
- * nothing is left to claim. Progress is never sent to the parent: the parent
- * reads it from the database, which is the point of the demo.
+ * sets them, so a token never appears in a process list), then loops the
+ * atomic path: claim a task with a lease (`claimNext`: the oldest scheduled
+ * one, or one whose holder died and whose lease ended), "work" for a while
+ * while heartbeating the lease, then complete it and add its shard and
+ * samples to the pipeline in one batch, as the lease holder
+ * (`completeWithProgress(…, { actorId })`). Killed at any moment, it leaves
+ * nothing half done: its task is re-taken by another actor once the lease
+ * ends. It exits 0 when no task of the experiment is unfinished. Progress
+ * is never sent to the parent: the parent reads it from the database, which
+ * is the point of the demo.
  *
- * Arguments: `--experiment <id> --actor <id> --work-ms <ms>`. It claims
- * nothing before the parent's "start" message (see `startSignal`).
+ * Arguments: `--experiment <id> --actor <id> --work-ms <ms> --lease-ms <ms>`.
+ * It claims nothing before the parent's "start" message (see `startSignal`).
  * On failure it prints one line to stderr (the parent relays it) and exits 1.
  */
-import { RFDatabase } from "../index";
+import { LeaseLostError, RFDatabase } from "../index";
 import { RFDatabaseError } from "../errors";
 
 function argument(name: string): number {
@@ -58,17 +63,38 @@ async function run(): Promise<void> {
   const experimentId = argument("experiment");
   const actorId = argument("actor");
   const workMs = argument("work-ms");
+  const leaseMs = argument("lease-ms");
 
   // The parent created and migrated the database; a worker must not race it on the schema.
   const db = await RFDatabase.open({ migrate: false });
   try {
     await startSignal();
     for (;;) {
-      const task = await db.actorTasks.claimNext(experimentId, actorId);
-      if (!task) break;
-      await sleep(workTime(workMs));
-      await db.pipelines.advanceProgress(task.pipelineId, { samples: sampleCount(), currentShardId: task.shardId });
-      await db.actorTasks.complete(task.taskId);
+      const task = await db.actorTasks.claimNext(experimentId, actorId, { leaseMs });
+      if (!task) {
+        // Nothing ready: done, unless a task is still held — maybe by an actor that died, whose
+        // lease will end and whose task the next claim then takes over.
+        const c = await db.actorTasks.countByStatus(experimentId);
+        if (c.scheduled + c.in_progress === 0) break;
+        await sleep(Math.min(250, leaseMs / 4));
+        continue;
+      }
+      try {
+        // Work, renewing the lease every third of it (a shard longer than the lease stays ours).
+        const until = Date.now() + workTime(workMs);
+        while (Date.now() < until) {
+          await sleep(Math.min(until - Date.now(), leaseMs / 3));
+          if (Date.now() < until) await db.actorTasks.heartbeat(task.taskId, actorId, { leaseMs });
+        }
+        await db.actorTasks.completeWithProgress(
+          task.taskId,
+          { samples: sampleCount(), currentShardId: task.shardId },
+          { actorId },
+        );
+      } catch (err) {
+        // Stalled past the lease and the task went to another actor: its work counts, not ours.
+        if (!(err instanceof LeaseLostError)) throw err;
+      }
     }
   } finally {
     await db.close();

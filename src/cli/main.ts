@@ -34,6 +34,7 @@ import type { CheckCommandOptions } from "./check-command";
 import type { DemoOptions } from "./demo-command";
 import type { ImportCommandOptions } from "./import-command";
 import type { MigrateCommandOptions } from "./migrate-command";
+import type { ReapCommandOptions } from "./reap-command";
 import type { StatusCommandOptions } from "./status-command";
 
 /** The package version, read at run time (src/cli and dist/cli are both two levels below package.json). */
@@ -137,6 +138,18 @@ export function buildProgram(secrets: readonly string[] = []): Command {
     lazy<StatusCommandOptions>(async () => (await import("./status-command")).runStatus),
   );
 
+  const reap = program
+    .command("reap")
+    .description(
+      "recover what dead processes left: fail experiments whose controller stopped heartbeating, hand out tasks and IC operations whose lease ended",
+    );
+  helpAfter(
+    reap,
+    "One transaction, by the database's clock; live leases and experiments that never heartbeated are untouched.",
+    ["rf-db reap", "rf-db reap --url libsql://my-db.turso.io"],
+  );
+  addConnectionOptions(reap).action(lazy<ReapCommandOptions>(async () => (await import("./reap-command")).runReap));
+
   const L = DEMO_LIMITS;
   const demo = program
     .command("demo")
@@ -151,13 +164,17 @@ export function buildProgram(secrets: readonly string[] = []): Command {
       `simulated work per task in ms, each task taking 0.5-1.5x this (0-${L.workMs})`,
       integerOption(0, L.workMs),
       200,
+    )
+    .option(
+      "--chaos",
+      "SIGKILL a random actor mid-task every 2-4 s and start another: its task is re-taken when its lease ends, and every shard still completes exactly once",
     );
   helpAfter(
     demo,
     `At most ${L.tasks} tasks (pipelines × shards). The database is the embedded default\n` +
       "(file:<$RF_DB_PATH or ~/db>/rapidfire.db) unless --url or $RF_DB_URL names another.\n" +
       "Watch it from another terminal with `rf-db status --watch`.",
-    ["rf-db demo --pipelines 8 --shards 32 --actors 6"],
+    ["rf-db demo --pipelines 8 --shards 32 --actors 6", "rf-db demo --chaos --shards 32"],
   );
   addConnectionOptions(demo).action(lazy<DemoOptions>(async () => (await import("./demo-command")).runDemo));
 
@@ -193,7 +210,7 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const secrets = knownSecrets(argv.slice(2), process.env);
   if (argv.length <= 2) {
     // Commander would print the whole help to stderr; a usage error is one line here.
-    process.stderr.write("rf-db: missing command (migrate, check, status, demo, import); see `rf-db --help`\n");
+    process.stderr.write("rf-db: missing command (migrate, check, status, reap, demo, import); see `rf-db --help`\n");
     return EXIT.USAGE;
   }
   const program = buildProgram(secrets);

@@ -9,7 +9,7 @@
  * the text without a terminal and the watch loop can redraw cheaply.
  */
 import { existsSync } from "node:fs";
-import type { RFDatabase } from "../index";
+import type { LeaseStatus, RFDatabase } from "../index";
 import { ACTOR_TASK_STATUSES, type ActorTask, type ActorTaskStatus, type Experiment, type Pipeline } from "../schema";
 import {
   CliError,
@@ -29,6 +29,41 @@ export interface ExperimentSummary {
   experimentName: string;
   status: string;
   createdAt: Date;
+  /** The controller's lease end, if it ever heartbeated (a running one past it is stale). */
+  leaseExpiresAt?: Date | null;
+}
+
+/** `ends in 12 s` / `ENDED 3 s ago` relative to the database's clock. */
+function leaseText(until: Date, now: Date): string {
+  const ms = until.getTime() - now.getTime();
+  return ms > 0 ? `ends in ${formatDuration(ms)}` : `ENDED ${formatDuration(-ms)} ago`;
+}
+
+/** The lease lines of the header: the controller, and what dead processes left. */
+function leaseLines(view: StatusView): string[] {
+  const l = view.lease;
+  if (!l) return [];
+  const lines: string[] = [];
+  const c = l.controller;
+  if (c?.stale) {
+    const since = c.heartbeatAt ? utc(c.heartbeatAt) : "never";
+    lines.push(
+      `  STALE: controller ${c.owner ?? "?"} lost: no heartbeat since ${since}; \`rf-db reap\` fails this experiment`,
+    );
+  } else if (c && view.experiment.status === "running") {
+    const beat = c.heartbeatAt ? `${formatDuration(l.now.getTime() - c.heartbeatAt.getTime())} ago` : "never";
+    lines.push(
+      `  controller ${c.owner ?? "?"}: heartbeat ${beat}, lease ${c.expiresAt ? leaseText(c.expiresAt, l.now) : "-"}`,
+    );
+  }
+  const left: string[] = [];
+  if (l.expiredTaskLeases > 0)
+    left.push(`${l.expiredTaskLeases} task lease${l.expiredTaskLeases === 1 ? "" : "s"} EXPIRED`);
+  if (l.expiredIcLeases > 0)
+    left.push(`${l.expiredIcLeases} IC operation lease${l.expiredIcLeases === 1 ? "" : "s"} EXPIRED`);
+  if (left.length > 0)
+    lines.push(`  ${left.join(", ")} (a dead process's: the next claim or \`rf-db reap\` hands them out again)`);
+  return lines;
 }
 
 /** Everything one status view shows, read from the database at `now`. */
@@ -42,6 +77,8 @@ export interface StatusView {
   /** The most recent experiments, newest first (may include `experiment`). */
   recent: ExperimentSummary[];
   now: Date;
+  /** Leases at the database's clock (stale controller, expired task/IC leases); absent: not shown. */
+  lease?: LeaseStatus | null;
 }
 
 export interface RenderOptions {
@@ -123,6 +160,7 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
       `${e.numShards} shard${e.numShards === 1 ? "" : "s"} each · ${e.numActors} actor${e.numActors === 1 ? "" : "s"}`,
   );
   lines.push(`  database ${view.url}`);
+  lines.push(...leaseLines(view));
   if (e.error) lines.push(`  error: ${truncate(e.error.replace(/\s+/g, " "), 200)}`);
 
   lines.push("");
@@ -156,7 +194,7 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
   } else {
     lines.push(`Running tasks (${running.length})`);
     const names = new Map(pipelines.map((p) => [p.pipelineId, p.pipelineName]));
-    const rows = [["TASK", "PIPELINE", "SHARD", "ACTOR", "RUNNING FOR"]];
+    const rows = [["TASK", "PIPELINE", "SHARD", "ACTOR", "RUNNING FOR", "LEASE"]];
     for (const t of running.slice(0, maxRunning)) {
       const name = names.get(t.pipelineId);
       rows.push([
@@ -165,6 +203,7 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
         String(t.shardId),
         String(t.actorId),
         t.startedAt ? formatDuration(now.getTime() - t.startedAt.getTime()) : "-",
+        t.leaseExpiresAt && view.lease ? leaseText(t.leaseExpiresAt, view.lease.now) : "-",
       ]);
     }
     lines.push(...table(rows));
@@ -176,10 +215,22 @@ export function renderStatus(view: StatusView, options: RenderOptions = {}): str
     lines.push("");
     lines.push("Other recent experiments");
     lines.push(
-      ...table(others.map((r) => [String(r.experimentId), truncate(r.experimentName, 40), r.status, utc(r.createdAt)])),
+      ...table(
+        others.map((r) => [
+          String(r.experimentId),
+          truncate(r.experimentName, 40),
+          isStale(r, view.lease?.now) ? `${r.status} (STALE: controller lost)` : r.status,
+          utc(r.createdAt),
+        ]),
+      ),
     );
   }
   return lines;
+}
+
+/** Running, with a controller lease that ended (by the database's clock). */
+function isStale(r: ExperimentSummary, now: Date | undefined): boolean {
+  return r.status === "running" && !!r.leaseExpiresAt && !!now && r.leaseExpiresAt.getTime() <= now.getTime();
 }
 
 /**
@@ -199,13 +250,14 @@ export function renderProgressLine(view: StatusView): string {
 export async function loadStatus(db: RFDatabase, id: number): Promise<StatusView> {
   const experiment = await db.experiments.get(id);
   if (!experiment) throw new CliError(`experiment ${id} not found in ${db.url}`);
-  const [pipelines, counts, running, recent] = await Promise.all([
+  const [pipelines, counts, running, recent, lease] = await Promise.all([
     db.pipelines.list(id),
     db.actorTasks.countByStatus(id),
     db.actorTasks.listRunning(id),
     db.experiments.listRecent(6),
+    db.experiments.leaseStatus(id),
   ]);
-  return { url: db.url, experiment, pipelines, counts, running, recent, now: new Date() };
+  return { url: db.url, experiment, pipelines, counts, running, recent, now: new Date(), lease };
 }
 
 export interface StatusCommandOptions extends ConnectionOptions {

@@ -199,21 +199,23 @@ export class ActorTaskRepository extends ActorTaskLifecycle {
   }
 
   /**
-   * Completed tasks of the experiment per actor (the actor that claimed each), by actor id.
-   * @example const perActor = await db.actorTasks.countCompletedByActor(experimentId); // [{ actorId: 1, tasks: 12 }, …]
+   * Completed tasks of the experiment per actor (the actor that completed each), by actor id,
+   * with how many of them it had re-taken after another holder's lease ended (`attempts > 1`).
+   * @example const perActor = await db.actorTasks.countCompletedByActor(experimentId); // [{ actorId: 1, tasks: 12, retaken: 1 }, …]
    */
-  async countCompletedByActor(experimentId: number): Promise<{ actorId: number; tasks: number }[]> {
+  async countCompletedByActor(experimentId: number): Promise<{ actorId: number; tasks: number; retaken: number }[]> {
     const eid = v.id(experimentId, "experimentId");
     const stmt = this.compiled("countCompletedByActor", () =>
       this.db
-        .select({ actorId: t.actorId, tasks: count() })
+        .select({ actorId: t.actorId, tasks: count(), retaken: sql<number>`sum(${t.attempts} > 1)` })
         .from(t)
         .where(and(eq(t.experimentId, p("experimentId")), eq(t.status, "completed")))
         .groupBy(t.actorId)
         .orderBy(t.actorId)
         .prepare(),
     );
-    return this.settle(stmt.all({ experimentId: eid }));
+    const rows = await this.settle(stmt.all({ experimentId: eid }));
+    return rows.map((r) => ({ actorId: r.actorId, tasks: r.tasks, retaken: Number(r.retaken) }));
   }
 
   /**

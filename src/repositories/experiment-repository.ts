@@ -1,10 +1,12 @@
 import { desc, eq, sql } from "drizzle-orm";
 import { ValidationError } from "../errors";
 import {
+  actorTasks,
   DB_NOW_MS,
   EXPERIMENT_STATUSES,
   EXPERIMENT_TRANSITIONS,
   experiments,
+  icOperations,
   type Experiment,
   type RowOf,
 } from "../schema";
@@ -71,6 +73,17 @@ function withoutAlias(input: CreateExperimentInput): Record<string, unknown> {
 /** A stored row plus `mlflowExperimentId`, the first release's name of `metricExperimentId`. */
 function withAlias(row: RowOf<typeof experiments> | null | undefined): Experiment | null {
   return row ? { ...row, mlflowExperimentId: row.metricExperimentId } : null;
+}
+
+/** What `experiments.leaseStatus` reads, at the database's clock `now`. */
+export interface LeaseStatus {
+  now: Date;
+  /** The controller's lease; null when the experiment never heartbeated. */
+  controller: { owner: string | null; heartbeatAt: Date | null; expiresAt: Date | null; stale: boolean } | null;
+  /** Tasks in progress whose lease ended (their actor is gone or stalled). */
+  expiredTaskLeases: number;
+  /** IC operations processing whose lease ended. */
+  expiredIcLeases: number;
 }
 
 /** `db.experiments`: one row per experiment run. */
@@ -272,5 +285,57 @@ export class ExperimentRepository extends LifecycleRepository<typeof experimentE
     if (taken!.rowsAffected > 0) return true;
     this.found(exists.decodeFirst(found!), experimentId);
     return false;
+  }
+
+  /**
+   * The liveness of an experiment's run at the database's clock (`now`), in
+   * one read: its controller's lease (stale = still `running` but the lease
+   * ended: `db.reapStale()` would fail it), the tasks in progress whose lease
+   * ended (a dead actor's: the next claim re-takes them) and the IC
+   * operations whose worker's lease ended.
+   * `null` for a missing experiment. What `rf-db status` marks.
+   * @example const live = await db.experiments.leaseStatus(id); if (live?.controller?.stale) console.log("controller lost");
+   */
+  async leaseStatus(id: number): Promise<LeaseStatus | null> {
+    const experimentId = v.id(id, "experimentId");
+    const e = experiments;
+    const t = actorTasks;
+    const ic = icOperations;
+    const stmt = this.compiled("leaseStatus", () =>
+      this.db
+        .select({
+          now: sql<number>`${DB_NOW_MS}`,
+          status: e.status,
+          owner: e.leaseOwner,
+          heartbeatAt: e.heartbeatAt,
+          expiresAt: e.leaseExpiresAt,
+          // Each a range of a (status, lease_expires_at) index (the experiment is a placeholder: Drizzle
+          // writes column names unqualified inside a select list).
+          expiredTaskLeases: sql<number>`(select count(*) from ${t} where ${t.experimentId} = ${p("id")} and ${t.status} = 'in_progress' and ${ended(t.leaseExpiresAt)})`,
+          expiredIcLeases: sql<number>`(select count(*) from ${ic} where ${ic.experimentId} = ${p("id")} and ${ic.status} = 'processing' and ${ended(ic.leaseExpiresAt)})`,
+        })
+        .from(e)
+        .where(eq(e.experimentId, p("id")))
+        .limit(1)
+        .prepare(),
+    );
+    const row = await this.settle(stmt.get({ id: experimentId }));
+    if (!row) return null;
+    const now = new Date(Number(row.now));
+    const controller =
+      row.owner === null && row.expiresAt === null
+        ? null
+        : {
+            owner: row.owner,
+            heartbeatAt: row.heartbeatAt,
+            expiresAt: row.expiresAt,
+            stale: row.status === "running" && row.expiresAt !== null && row.expiresAt.getTime() <= now.getTime(),
+          };
+    return {
+      now,
+      controller,
+      expiredTaskLeases: Number(row.expiredTaskLeases),
+      expiredIcLeases: Number(row.expiredIcLeases),
+    };
   }
 }

@@ -157,6 +157,10 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await expectFailureCost(1, "experiments.heartbeat(missing)", NotFoundError, () =>
       db.experiments.heartbeat(999_999, { owner: "a" }),
     );
+    expect(await one(r, "leaseStatus", () => db.experiments.leaseStatus(live))).toMatchObject({
+      controller: { owner: "a", stale: false },
+      expiredTaskLeases: 0,
+    });
     // failures the database reports: still one request
     await expectFailureCost(2, "experiments.setStatus(missing)", NotFoundError, () =>
       db.experiments.setStatus(999_999, "failed"),
@@ -326,8 +330,8 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
       completed: 3,
     });
     expect(await one(r, "countCompletedByActor", () => db.actorTasks.countCompletedByActor(experimentId))).toEqual([
-      { actorId: 0, tasks: 1 },
-      { actorId: 2, tasks: 2 },
+      { actorId: 0, tasks: 1, retaken: 0 },
+      { actorId: 2, tasks: 2, retaken: 0 },
     ]);
     await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 9 });
     expect(await one(r, "failUnfinished", () => db.actorTasks.failUnfinished(experimentId, "abandoned"))).toBe(2);

@@ -53,6 +53,7 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
     method: "heartbeat",
     run: (db, i) => db.experiments.heartbeat(i.experimentId, { owner: "qp", leaseMs: 30_000 }),
   },
+  { repo: "experiments", method: "leaseStatus", run: (db, i) => db.experiments.leaseStatus(i.experimentId) },
 
   {
     repo: "contexts",
