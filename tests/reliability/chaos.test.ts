@@ -1,5 +1,5 @@
 /**
- * Scenario 12 — chaos: actors SIGKILLed at random, all the time.
+ * Scenario 18 — chaos: actors SIGKILLed at random, all the time.
  *
  * Actor processes (workers/lease.ts, mode `actor`) claim tasks with a short
  * lease, work (heartbeating on long shards), and complete them with

@@ -1,5 +1,5 @@
 /**
- * Scenario 11 — crashed workers never leave work stuck (issue 9), with real
+ * Scenario 17 — crashed workers never leave work stuck (issue 9), with real
  * processes and SIGKILL, on a file and on sqld (workers/lease.ts):
  *
  * 1. An actor holding a task is SIGKILLed: the task is not handed out while
