@@ -108,7 +108,10 @@ export function convertLegacy(source: LegacySource, o: ConvertOptions): Converte
   };
 
   // Pipelines (contexts need to know which of theirs made progress first).
-  const pipelineOf = new Map<number, { id: number; experimentId: number; createdAt: number | null }>();
+  const pipelineOf = new Map<
+    number,
+    { id: number; experimentId: number; createdAt: number | null; deleted: boolean }
+  >();
   const usedContexts = new Set<number>();
   const firstUse = new Map<number, number>(); // legacy context id → its first pipeline's created_at
   const runIds = new Set<string>();
@@ -132,7 +135,8 @@ export function convertLegacy(source: LegacySource, o: ConvertOptions): Converte
       warn(`pipeline ${t.id}: metric_run_id ${JSON.stringify(metricRunId)} repeats an earlier pipeline's: not kept`);
       metricRunId = null;
     } else if (metricRunId !== null) runIds.add(metricRunId);
-    pipelineOf.set(t.id, { id, experimentId, createdAt });
+    const status = t.status(SAME.pipelines);
+    pipelineOf.set(t.id, { id, experimentId, createdAt, deleted: status === "deleted" });
     out.pipelines.push({
       pipelineId: id,
       experimentId,
@@ -146,7 +150,7 @@ export function convertLegacy(source: LegacySource, o: ConvertOptions): Converte
       flattenedConfig: t.payload("flattened_config"),
       metricRunId,
       source: "import",
-      status: t.status(SAME.pipelines),
+      status,
       // 6dd53c1 inserts '' here until the first progress update.
       currentShardId: t.int("current_shard_id", true) ?? 0,
       shardsCompleted: shards,
@@ -231,7 +235,7 @@ export function convertLegacy(source: LegacySource, o: ConvertOptions): Converte
   for (const row of source.rows.interactive_control) {
     const t = ri.at(row);
     const operation = t.status(IC_OPS, "operation");
-    const status = t.status(SAME.interactive_control);
+    let status = t.status(SAME.interactive_control);
     const createdAt = t.required(t.time("created_at"), "created_at");
     const processedAt = t.time("processed_at");
     const requestData = t.payload("request_data");
@@ -245,6 +249,13 @@ export function convertLegacy(source: LegacySource, o: ConvertOptions): Converte
       warn(`IC operation ${t.id}: a ${operation} without a pipeline: not imported`);
       continue;
     }
+    let error = t.text("error") || null;
+    if (pipeline?.deleted && (status === "pending" || status === "processing")) {
+      // The database accepts no live operation on a deleted pipeline (nor would the scheduler run it).
+      warn(`IC operation ${t.id}: ${status} on pipeline ${pipeline.id}, which was deleted: imported as failed`);
+      error ??= `pipeline ${pipeline.id} was deleted before this ${status} operation ran (rf-db import)`;
+      status = "failed";
+    }
     const parent = (requestData as { parent_pipeline_id?: unknown } | null)?.parent_pipeline_id;
     const experimentId =
       pipeline?.experimentId ??
@@ -257,7 +268,7 @@ export function convertLegacy(source: LegacySource, o: ConvertOptions): Converte
       operation,
       status,
       requestData,
-      error: t.text("error") || null,
+      error,
       processedAt: date(processedAt),
       attempts: status === "pending" ? 0 : 1,
       ...(status === "processing" ? { leaseExpiresAt: date(processedAt ?? createdAt) } : {}),

@@ -294,3 +294,32 @@ describe.skipIf(!!skip)("importLegacy: imported configurations are stored like t
     expect((await current.pipelines.get(twin))!.configHash).toBe(imported.configHash);
   });
 });
+
+describe.skipIf(!!skip)("importLegacy: live operations on a deleted pipeline", () => {
+  it("are imported as failed with the reason (the database accepts no live operation on a deleted pipeline)", async () => {
+    const dir = tempDir();
+    const rows = smallLegacyRows();
+    rows.pipelines![2]!.status = "deleted";
+    rows.interactive_control = [
+      { pipeline_id: 3, operation: "stop", status: "pending", created_at: 1767261700.25 },
+      { pipeline_id: 3, operation: "resume", status: "processing", created_at: 1767261701.25 },
+      {
+        pipeline_id: 3,
+        operation: "delete",
+        status: "completed",
+        created_at: 1767261690.25,
+        processed_at: 1767261691.25,
+      },
+    ];
+    writeLegacyDb(join(dir, "deleted.db"), "6158eec", rows);
+    const db = await target();
+    const result = await importLegacy(join(dir, "deleted.db"), db);
+    expect(result.icOperations).toBe(3);
+    const ops = await db.icOperations.listAll();
+    const byOp = Object.fromEntries(ops.map((op) => [op.operation, op]));
+    expect(byOp.stop).toMatchObject({ status: "failed", error: expect.stringMatching(/pipeline .*deleted/) });
+    expect(byOp.resume).toMatchObject({ status: "failed", error: expect.stringMatching(/pipeline .*deleted/) });
+    expect(byOp.delete).toMatchObject({ status: "completed" });
+    expect(result.warnings.join("\n")).toMatch(/IC operation 1: .*deleted/);
+  });
+});
