@@ -1,4 +1,6 @@
+import { cpSync, mkdirSync } from "node:fs";
 import { defineConfig } from "tsup";
+import { ASSET_FILES } from "./src/dashboard/assets";
 
 /**
  * Three library entry points and the CLI. Dependencies (and the
@@ -32,5 +34,11 @@ export default defineConfig([
     platform: "node",
     splitting: false,
     banner: { js: "#!/usr/bin/env node" },
+    // `rf-db dashboard` serves its page's files as written (no front-end build): they go beside
+    // the CLI bundle, at dist/dashboard/ — `../dashboard/` from dist/cli/, as from src/cli/.
+    async onSuccess() {
+      mkdirSync("dist/dashboard", { recursive: true });
+      for (const f of ASSET_FILES) cpSync(`src/dashboard/${f}`, `dist/dashboard/${f}`);
+    },
   },
 ]);

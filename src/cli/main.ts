@@ -31,6 +31,7 @@ import {
   scrubSecrets,
 } from "./common";
 import type { CheckCommandOptions } from "./check-command";
+import type { DashboardCommandOptions } from "./dashboard-command";
 import type { DemoOptions } from "./demo-command";
 import type { ImportCommandOptions } from "./import-command";
 import type { MigrateCommandOptions } from "./migrate-command";
@@ -178,6 +179,29 @@ export function buildProgram(secrets: readonly string[] = []): Command {
   );
   addConnectionOptions(demo).action(lazy<DemoOptions>(async () => (await import("./demo-command")).runDemo));
 
+  const dashboard = program
+    .command("dashboard")
+    .description(
+      "serve a live web page of an experiment: pipeline progress, running tasks, IC operations, stop/resume/delete/clone",
+    )
+    .option("--port <n>", "port to listen on (0: any free port)", integerOption(0, 65_535), 7878)
+    .option("--host <address>", "address to listen on (127.0.0.1: this machine only)", "127.0.0.1")
+    .option(
+      "--interval <ms>",
+      "how often the page's stream asks the database for changes",
+      integerOption(50, 60_000),
+      500,
+    );
+  helpAfter(
+    dashboard,
+    "Prints the page's address; the page updates by itself (server-sent events) and its buttons\n" +
+      "enqueue IC operations for the scheduler. Ctrl-C stops it.",
+    ["rf-db dashboard", "rf-db dashboard --port 8080 --url libsql://my-db.turso.io --auth-token-file ~/.turso-token"],
+  );
+  addConnectionOptions(dashboard).action(
+    lazy<DashboardCommandOptions>(async () => (await import("./dashboard-command")).runDashboard),
+  );
+
   const importCmd = program
     .command("import")
     .argument("[legacy.db]", "a database written by RapidFire's Python module (default: see below)")
@@ -210,7 +234,9 @@ export async function main(argv: readonly string[] = process.argv): Promise<numb
   const secrets = knownSecrets(argv.slice(2), process.env);
   if (argv.length <= 2) {
     // Commander would print the whole help to stderr; a usage error is one line here.
-    process.stderr.write("rf-db: missing command (migrate, check, status, reap, demo, import); see `rf-db --help`\n");
+    process.stderr.write(
+      "rf-db: missing command (migrate, check, status, reap, dashboard, demo, import); see `rf-db --help`\n",
+    );
     return EXIT.USAGE;
   }
   const program = buildProgram(secrets);
