@@ -6,10 +6,14 @@
  *
  *   POST /runs              records a small experiment end to end, returns it
  *   GET  /experiments/:id   an experiment with its pipelines and running tasks
+ *   GET  /experiments/:id/events
+ *                           server-sent events: the experiment's snapshot, then only what
+ *                           changed (toEventStream); a browser's EventSource resumes from
+ *                           the last event it saw (Last-Event-ID) without a new snapshot
  *
  * Bindings: RF_DB_URL (libsql://… or https://…) and the secret RF_DB_AUTH_TOKEN.
  */
-import { RFDatabase, RFDatabaseError } from "rf-inferno-db/web";
+import { RFDatabase, RFDatabaseError, SSE_HEADERS, toEventStream } from "rf-inferno-db/web";
 
 export interface Env {
   RF_DB_URL: string;
@@ -52,6 +56,21 @@ async function recordRun(db: RFDatabase) {
   return { experimentId, contextId, pipelineId, icId: op?.icId ?? null };
 }
 
+/**
+ * The change feed as server-sent events. The stream polls the database (one
+ * request per tick, only while the client is connected) and ends when the
+ * client goes away (the stream is cancelled) or the request is aborted.
+ */
+function eventStream(db: RFDatabase, experimentId: number, request: Request): Response {
+  const last = request.headers.get("last-event-id");
+  const stream = toEventStream(db, {
+    experimentId,
+    signal: request.signal,
+    ...(last && /^\d+$/.test(last) ? { cursor: Number(last) } : {}),
+  });
+  return new Response(stream, { headers: SSE_HEADERS });
+}
+
 const json = (body: unknown, status = 200) =>
   new Response(JSON.stringify(body), { status, headers: { "content-type": "application/json" } });
 
@@ -61,6 +80,8 @@ export default {
       const db = await open(env);
       const { pathname } = new URL(request.url);
       if (request.method === "POST" && pathname === "/runs") return json(await recordRun(db), 201);
+      const events = /^\/experiments\/(\d+)\/events$/.exec(pathname);
+      if (request.method === "GET" && events) return eventStream(db, Number(events[1]), request);
       const id = Number(/^\/experiments\/(\d+)$/.exec(pathname)?.[1]);
       if (request.method === "GET" && id) {
         const experiment = await db.experiments.get(id);

@@ -94,6 +94,11 @@ describe("the packed package", () => {
     }
     for (const f of [
       "dist/cli/main.js",
+      "dist/dashboard/page.html",
+      "dist/dashboard/page.js",
+      "dist/dashboard/actions.js",
+      "examples/node-service.ts",
+      "examples/edge-worker.ts",
       "dist/cli/demo-worker.js",
       "drizzle/meta/_journal.json",
       "README.md",
@@ -291,6 +296,31 @@ export async function f(): Promise<Pipeline[]> {
     expect(second.stdout).not.toMatch(/applied /);
     expect(second.stdout).toMatch(/up to date/i);
   });
+
+  it("the installed rf-db dashboard serves its page from the package's files, and stops on Ctrl-C", async () => {
+    const { spawn } = await import("node:child_process");
+    const child = spawn(
+      join(app, "node_modules/.bin/rf-db"),
+      ["dashboard", "--port", "0", "--url", `file:${join(work, "dash.db")}`],
+      { cwd: app, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
+    child.stderr.setEncoding("utf8").on("data", (c: string) => (out += c));
+    const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+    try {
+      const deadline = Date.now() + 60_000;
+      let url: string | undefined;
+      while (!(url = /http:\/\/127\.0\.0\.1:\d+\//.exec(out)?.[0]) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(url, out).toBeDefined();
+      for (const path of ["", "page.js", "actions.js"]) expect((await fetch(`${url}${path}`)).status, path).toBe(200);
+      expect(await (await fetch(url!)).text()).toContain('<script type="module" src="/page.js">');
+    } finally {
+      child.kill("SIGINT");
+    }
+    expect(await exited).toBe(130);
+  }, 90_000);
 
   it("the installed ./web entry bundles for a browser/worker target with no Node built-ins or native modules", async () => {
     const result = await build({

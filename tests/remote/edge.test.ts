@@ -18,6 +18,8 @@
  * (c) In the worker, a `file:` or `:memory:` URL, a missing URL and a wrong
  *     token fail with typed errors (ConfigError / AuthError) the worker can
  *     report, without the token.
+ * (d) GET /experiments/:id/events (toEventStream) streams the snapshot, then
+ *     the change a write from Node made.
  *
  * workerd reaches 127.0.0.1 through Miniflare's default outbound service: no
  * option is needed for loopback.
@@ -294,6 +296,31 @@ describe("the example worker in workerd (Miniflare) against a loopback sqld", ()
       expect(proxy.requests).toBe(16);
       expect((second.body as { experimentId: number }).experimentId).toBeGreaterThan(ids.experimentId);
     } finally {
+      await db.close();
+    }
+  });
+
+  it("(d) GET /experiments/:id/events streams the snapshot, then the changes made elsewhere (toEventStream)", async () => {
+    const mf = worker({ RF_DB_URL: server.url, RF_DB_AUTH_TOKEN: token });
+    const db = await RFDatabase.open({ url: server.url, authToken: token });
+    const experimentId = await db.experiments.create({ experimentName: "edge-events", numActors: 1, numShards: 3 });
+    const pipelineId = await db.pipelines.create({ experimentId, pipelineType: "vllm" });
+    const res = await mf.dispatchFetch(`http://worker.test/experiments/${experimentId}/events`);
+    expect(res.headers.get("content-type")).toContain("text/event-stream");
+    const reader = res.body!.getReader();
+    let text = "";
+    const until = async (pattern: RegExp) => {
+      while (!pattern.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+    };
+    try {
+      await until(/^event: snapshot\n/m);
+      expect(text).toContain('"experimentName":"edge-events"');
+      await db.pipelines.advanceProgress(pipelineId, { samples: 3 });
+      await until(/^event: changes\n/m);
+      expect(text).toMatch(new RegExp(`"entity":"pipelines","id":${pipelineId}`));
+      expect(text).not.toContain(token);
+    } finally {
+      await reader.cancel();
       await db.close();
     }
   });
