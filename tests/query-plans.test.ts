@@ -168,6 +168,8 @@ describe.each([
       "explainRefusal",
       "move",
       "refusal",
+      "completion",
+      "completed",
     ]);
     const classes: [Repo, { prototype: object }][] = [
       ["experiments", ExperimentRepository],

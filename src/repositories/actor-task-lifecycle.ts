@@ -161,7 +161,23 @@ export abstract class ActorTaskLifecycle extends TimedLifecycleRepository<typeof
     const taskId = v.id(id, "taskId");
     const delta = progressDeltaInput.parse(progress, "progress");
     const { time: t, actorId } = timeAndHolder(time, holder);
-    const leased = actorId !== undefined;
+    const { advance, complete, progressOf } = this.completion(actorId !== undefined);
+    const [advanced, done, counters] = await this.settle(
+      CompiledQuery.batch([
+        { query: advance as CompiledQuery<unknown>, values: { id: taskId, actorId, ...delta } },
+        { query: complete as CompiledQuery<unknown>, values: { id: taskId, t, ms: t.getTime(), actorId } },
+        { query: progressOf as CompiledQuery<unknown>, values: { id: taskId } },
+      ]),
+    );
+    return this.completed(taskId, actorId, advanced!, done!, progressOf.decodeFirst(counters!));
+  }
+
+  /**
+   * The statements of a completion with progress (`completeWithProgress`, `completeAndClaimNext`):
+   * the pipeline's increments and the task's completion, both conditional on the task being in
+   * progress (and leased to `:actorId` when `leased`), and the counters read afterwards.
+   */
+  protected completion(leased: boolean) {
     const advance = this.compiled(leased ? "advanceTaskPipelineLeased" : "advanceTaskPipeline", () =>
       updateOf(this.db, pipelines, progressIncrement())
         // The task's pipeline, only while the task is in progress (the same condition as the completion below).
@@ -188,18 +204,20 @@ export abstract class ActorTaskLifecycle extends TimedLifecycleRepository<typeof
         .limit(1)
         .prepare(),
     );
-    const complete = this.#completeStmt(leased);
-    const [advanced, done, counters] = await this.settle(
-      CompiledQuery.batch([
-        { query: advance as CompiledQuery<unknown>, values: { id: taskId, actorId, ...delta } },
-        { query: complete as CompiledQuery<unknown>, values: { id: taskId, t, ms: t.getTime(), actorId } },
-        { query: progressOf as CompiledQuery<unknown>, values: { id: taskId } },
-      ]),
-    );
-    const row = progressOf.decodeFirst(counters!);
-    if (advanced!.rowsAffected === 0 || done!.rowsAffected === 0 || row === undefined) {
+    return { advance, complete: this.#completeStmt(leased), progressOf };
+  }
+
+  /** The outcome of a completion's statements: the counters, or why nothing was written (thrown). */
+  protected async completed(
+    taskId: number,
+    actorId: number | undefined,
+    advanced: { rowsAffected: number },
+    done: { rowsAffected: number },
+    row: TaskCompletion | undefined,
+  ): Promise<TaskCompletion> {
+    if (advanced.rowsAffected === 0 || done.rowsAffected === 0 || row === undefined) {
       // Same predicate in one transaction: both wrote or neither did.
-      if (advanced!.rowsAffected === 0 && done!.rowsAffected === 0)
+      if (advanced.rowsAffected === 0 && done.rowsAffected === 0)
         await this.explainRefusal(taskId, "completed", actorId);
       throw new Error(`rf-inferno-db: inconsistent completion of actor task ${taskId} (foreign keys disabled?)`);
     }

@@ -22,7 +22,9 @@ import {
   actorTaskInput,
   type CreateActorTaskInput,
   failed,
+  type TaskCompletion,
 } from "./actor-task-lifecycle";
+import { type AdvanceProgressInput, progressDeltaInput } from "./pipeline-repository";
 import { CompiledQuery } from "./engine";
 import { ended, expiryMessage, leaseEnd, leaseMs, options } from "./lease";
 import { updateOf } from "./update";
@@ -132,16 +134,81 @@ export class ActorTaskRepository extends ActorTaskLifecycle {
     const legacy = opts instanceof Date || typeof opts === "string";
     const start = v.optionalTime(legacy ? opts : undefined, "time");
     const ms = leaseMs(legacy ? undefined : options(opts, "options", ["leaseMs"]).leaseMs);
-    const exhaust = this.compiled("failExhaustedLeases", () =>
+    const { exhaust, claim } = this.#claim(false);
+    const [, claimed] = await this.settle(
+      CompiledQuery.batch([
+        { query: exhaust as CompiledQuery<unknown>, values: { experimentId: eid } },
+        {
+          query: claim as CompiledQuery<unknown>,
+          values: { experimentId: eid, actorId: aid, leaseMs: ms, t: start },
+        },
+      ]),
+    );
+    return claim.decodeFirst(claimed!) ?? null;
+  }
+
+  /**
+   * The actor's hand-off in ONE atomic batch — one call, one request remotely,
+   * where `completeWithProgress` then `claimNext` cost two: completes task
+   * `taskId` with its pipeline's progress exactly as
+   * `completeWithProgress(taskId, progress, { actorId })` (the actor must
+   * hold its lease), then claims the next task of the same experiment for the
+   * same actor exactly as `claimNext(experimentId, actorId, { leaseMs })`.
+   * The claim happens only if the completion did: when the completion is
+   * refused nothing is claimed and it throws like `completeWithProgress`
+   * (LeaseLostError, InvalidTransitionError, NotFoundError).
+   * @example
+   * let task = await db.actorTasks.claimNext(experimentId, actorId, { leaseMs: 30_000 });
+   * while (task) {
+   *   const samples = await runShard(task);
+   *   ({ next: task } = await db.actorTasks.completeAndClaimNext(task.taskId, { samples, currentShardId: task.shardId }, { actorId, leaseMs: 30_000 }));
+   * }
+   */
+  async completeAndClaimNext(
+    taskId: number,
+    progress: AdvanceProgressInput,
+    opts: { actorId: number; leaseMs?: number },
+  ): Promise<{ completed: TaskCompletion; next: ActorTask | null }> {
+    const id = v.id(taskId, "taskId");
+    const delta = progressDeltaInput.parse(progress ?? {}, "progress");
+    const o = options(opts, "options", ["actorId", "leaseMs"]);
+    const actorId = v.id(o.actorId, "actorId");
+    const ms = leaseMs(o.leaseMs);
+    const at = new Date();
+    const { advance, complete, progressOf } = this.completion(true);
+    const { exhaust, claim } = this.#claim(true);
+    const values = { id, actorId, t: at, ms: at.getTime(), leaseMs: ms, ...delta };
+    // The claim right after the completion: its `changes() = 1` is the completion's own count. The
+    // exhausted leases are failed after the claim (it never takes them), so the task being completed
+    // is not failed under it (completeWithProgress does not look at the lease's end either).
+    const [advanced, done, claimed, , counters] = await this.settle(
+      CompiledQuery.batch(
+        [advance, complete, claim, exhaust, progressOf].map((q) => ({ query: q as CompiledQuery<unknown>, values })),
+      ),
+    );
+    const completedRow = await this.completed(id, actorId, advanced!, done!, progressOf.decodeFirst(counters!));
+    return { completed: completedRow, next: claim.decodeFirst(claimed!) ?? null };
+  }
+
+  /**
+   * `claimNext`'s two statements: fail the exhausted leases, then claim. The experiment is
+   * `:experimentId`, or (`afterCompletion`) the experiment of task `:id`, and then the claim only
+   * happens if the statement just before it changed a row.
+   */
+  #claim(afterCompletion: boolean) {
+    const experiment = afterCompletion
+      ? sql`(select ${t.experimentId} from ${t} where ${t.taskId} = ${p("id")})`
+      : sql`${p("experimentId")}`;
+    const exhaust = this.compiled(afterCompletion ? "failExhaustedLeasesOfTask" : "failExhaustedLeases", () =>
       updateOf(this.db, t, exhaustedLease)
-        .where(and(eq(t.experimentId, p("experimentId")), expiredLease(false)))
+        .where(and(sql`${t.experimentId} = ${experiment}`, expiredLease(false)))
         .prepare(),
     );
-    const claim = this.compiled("claimNext", () => {
+    const claim = this.compiled(afterCompletion ? "claimNextAfterCompletion" : "claimNext", () => {
       // The task whose lease ended longest ago (a range of actor_tasks_lease_idx, in its order), else the
       // oldest scheduled one (a range of actor_tasks_experiment_status_idx, in task_id order).
       const candidate = (where: SQL, order: SQLiteColumn) =>
-        sql`(select ${t.taskId} from ${t} where ${t.experimentId} = ${p("experimentId")} and ${where} order by ${order} limit 1)`;
+        sql`(select ${t.taskId} from ${t} where ${t.experimentId} = ${experiment} and ${where} order by ${order} limit 1)`;
       return updateOf(this.db, t, {
         status: "in_progress",
         actorId: p("actorId") as never,
@@ -153,21 +220,12 @@ export class ActorTaskRepository extends ActorTaskLifecycle {
         durationSeconds: null,
       })
         .where(
-          sql`${t.taskId} = coalesce(${candidate(expiredLease(true), t.leaseExpiresAt)}, ${candidate(sql`${t.status} = 'scheduled'`, t.taskId)}) and (${t.status} = 'scheduled' or ${expiredLease(true)})`,
+          sql`${t.taskId} = coalesce(${candidate(expiredLease(true), t.leaseExpiresAt)}, ${candidate(sql`${t.status} = 'scheduled'`, t.taskId)}) and (${t.status} = 'scheduled' or ${expiredLease(true)})${afterCompletion ? sql` and changes() = 1` : sql``}`,
         )
         .returning(rowColumns(t))
         .prepare();
     });
-    const [, claimed] = await this.settle(
-      CompiledQuery.batch([
-        { query: exhaust as CompiledQuery<unknown>, values: { experimentId: eid } },
-        {
-          query: claim as CompiledQuery<unknown>,
-          values: { experimentId: eid, actorId: aid, leaseMs: ms, t: start },
-        },
-      ]),
-    );
-    return claim.decodeFirst(claimed!) ?? null;
+    return { exhaust, claim };
   }
 
   /**

@@ -110,6 +110,8 @@ function publicMethods(cls: { prototype: object }): string[] {
     "explainRefusal",
     "move",
     "refusal",
+    "completion",
+    "completed",
   ]);
   const names = new Set<string>();
   for (let proto = cls.prototype; proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
@@ -316,6 +318,17 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     await expectCost(1, "actorTasks.completeWithProgress(actorId)", () =>
       db.actorTasks.completeWithProgress(leased, { samples: 1 }, { actorId: 2 }),
     );
+    // the actor's hand-off: complete with progress and claim the next, one request (also when none is left)
+    const mine = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 9 });
+    const handoff = await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 10 });
+    expect((await db.actorTasks.claimNext(experimentId, 2))!.taskId).toBe(mine);
+    const { next } = await one(r, "completeAndClaimNext", () =>
+      db.actorTasks.completeAndClaimNext(mine, { samples: 1 }, { actorId: 2 }),
+    );
+    expect(next?.taskId).toBe(handoff);
+    await expectCost(1, "actorTasks.completeAndClaimNext(none left)", () =>
+      db.actorTasks.completeAndClaimNext(handoff, {}, { actorId: 2 }),
+    );
     for (const [shardId, finish] of [
       [7, (id: number) => db.actorTasks.complete(id, { actorId: 2 })],
       [8, (id: number) => db.actorTasks.fail(id, "x", { actorId: 2 })],
@@ -327,11 +340,11 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     expect(await one(r, "countByStatus", () => db.actorTasks.countByStatus(experimentId))).toMatchObject({
       failed: 2,
       in_progress: 1,
-      completed: 3,
+      completed: 5,
     });
     expect(await one(r, "countCompletedByActor", () => db.actorTasks.countCompletedByActor(experimentId))).toEqual([
       { actorId: 0, tasks: 1, retaken: 0 },
-      { actorId: 2, tasks: 2, retaken: 0 },
+      { actorId: 2, tasks: 4, retaken: 0 },
     ]);
     await db.actorTasks.create({ experimentId, pipelineId, actorId: 0, shardId: 9 });
     expect(await one(r, "failUnfinished", () => db.actorTasks.failUnfinished(experimentId, "abandoned"))).toBe(2);
@@ -353,8 +366,8 @@ describe("HTTP requests per call on sqld (through a counting proxy)", () => {
     ).toEqual({
       pipelineId,
       currentShardId: 2,
-      shardsCompleted: 2, // one from completeWithProgress(actorId) above
-      totalSamplesProcessed: 11,
+      shardsCompleted: 4, // one from completeWithProgress(actorId), two from completeAndClaimNext above
+      totalSamplesProcessed: 12,
     });
 
     // Error path: the conditional UPDATE touches nothing, then one SELECT explains why.

@@ -269,6 +269,22 @@ export const CALLS: { repo: Repo; method: string; run: (db: Repositories, ids: I
       return db.actorTasks.complete(t!.taskId, { actorId: 7 });
     },
   },
+  {
+    repo: "actorTasks",
+    method: "completeAndClaimNext",
+    run: async (db, i) => {
+      for (const shardId of [12, 13])
+        await db.actorTasks.create({ experimentId: i.experimentId, pipelineId: i.pipelineId, actorId: 0, shardId });
+      const t = await db.actorTasks.claimNext(i.experimentId, 8, { leaseMs: 30_000 });
+      const { next } = await db.actorTasks.completeAndClaimNext(t!.taskId, { samples: 2 }, { actorId: 8 });
+      return db.actorTasks.completeAndClaimNext(next!.taskId, {}, { actorId: 8, leaseMs: 30_000 });
+    },
+  },
+  {
+    repo: "actorTasks",
+    method: "completeAndClaimNext(lost)",
+    run: (db, i) => db.actorTasks.completeAndClaimNext(i.leasedTaskId!, {}, { actorId: 9 }).catch(() => undefined),
+  },
   { repo: "actorTasks", method: "countByStatus", run: (db, i) => db.actorTasks.countByStatus(i.experimentId) },
   {
     repo: "actorTasks",
