@@ -11,15 +11,18 @@
  *   the body too, aborted by the timer or at close;
  * - `client.ts` — RemoteClient: the Client interface over all that, and the
  *   ws connection replaced after a timeout;
- * - `limits.ts` — sqld's 5,000,000-byte value limit.
+ * - `limits.ts` — sqld's 5,000,000-byte value limit;
+ * - `pipeline.ts` (+ `hrana.ts`) — over http, calls issued together go in one request.
  */
 import type { Client, Config } from "@libsql/client";
 import { withBusyRetry } from "../busy-retry";
 import { RemoteClient } from "./client";
 import { FetchAborts, timedFetch } from "./fetch";
+import { PipelinedClient } from "./pipeline";
 
 export { REMOTE_MAX_VALUE_BYTES } from "./limits";
 export { RemoteClient } from "./client";
+export { pipelineStats } from "./pipeline";
 
 export interface RemoteOptions {
   url: string;
@@ -39,7 +42,11 @@ export function openRemoteClient(createClient: (config: Config) => Client, o: Re
   const aborts = ws ? undefined : new FetchAborts();
   const base: Config = { url: o.url, authToken: o.authToken, intMode: "number" };
   const create = aborts
-    ? () => createClient({ ...base, fetch: timedFetch(globalThis.fetch.bind(globalThis), o.requestTimeoutMs, aborts) })
+    ? () => {
+        const fetch = timedFetch(globalThis.fetch.bind(globalThis), o.requestTimeoutMs, aborts);
+        // Calls issued together go as one request (pipeline.ts); one alone goes as before.
+        return new PipelinedClient(createClient({ ...base, fetch }), { url: o.url, authToken: o.authToken, fetch });
+      }
     : () => createClient(base);
   const client = new RemoteClient({
     create,
