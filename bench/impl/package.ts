@@ -52,6 +52,18 @@ export function packageTarget(db: RFDatabase, name = "rf-inferno-db", leaseMs = 
     },
     completeClaimed: (taskId, shardId) =>
       db.actorTasks.completeWithProgress(taskId, { samples: SAMPLES_PER_SHARD, currentShardId: shardId }),
+    ...(typeof (db.actorTasks as { completeAndClaimNext?: unknown }).completeAndClaimNext === "function"
+      ? {
+          completeAndClaimNext: async (taskId: number, shardId: number, actorId: number) => {
+            const { next } = await db.actorTasks.completeAndClaimNext(
+              taskId,
+              { samples: SAMPLES_PER_SHARD, currentShardId: shardId },
+              { actorId, leaseMs },
+            );
+            return next ? { taskId: next.taskId, shardId: next.shardId } : null;
+          },
+        }
+      : {}),
     close: () => db.close(),
   };
 }

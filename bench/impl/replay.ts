@@ -61,7 +61,7 @@ export function libsqlCaller(db: Database.Database, plan: Plan): CallFn {
             if (s.result) result = rows;
           } else {
             const r = st.run(args);
-            changed(key, s.sql, r.changes);
+            if (!s.mayChangeNothing) changed(key, s.sql, r.changes);
             if (s.result) result = Number(r.lastInsertRowid);
           }
         }
@@ -85,7 +85,7 @@ export function clientCaller(c: Client, plan: Plan): CallFn {
       const rss = cc.batch ? await c.batch(stmts, "write") : [await c.execute(stmts[0]!)];
       cc.statements.forEach((s, i) => {
         const rs = rss[i]!;
-        if (!s.reader) changed(key, s.sql, rs.rowsAffected);
+        if (!s.reader && !s.mayChangeNothing) changed(key, s.sql, rs.rowsAffected);
         if (s.result) result = s.reader ? rs.rows.map((r) => Array.from(r)) : Number(rs.lastInsertRowid);
       });
     }

@@ -6,6 +6,8 @@ export interface Captured {
   /** Index of the client call it belonged to, and whether that call was a batch. */
   call: number;
   batch: boolean;
+  /** Rows it wrote (`rowsAffected`), once its call returned. */
+  rowsAffected?: number;
 }
 
 function norm(s: InStatement | [string, InArgs?]): { sql: string; args: unknown[] } {
@@ -34,13 +36,23 @@ export async function captureStatements(
       return execute(stmt, args);
     }
     last = { sql: stmt.sql, args: stmt.args };
-    out.push({ ...norm(stmt), call: calls++, batch: false });
-    return execute(stmt);
+    const captured: Captured = { ...norm(stmt), call: calls++, batch: false };
+    out.push(captured);
+    return execute(stmt).then((rs) => {
+      captured.rowsAffected = rs.rowsAffected;
+      return rs;
+    });
   };
   c.batch = (stmts: Array<InStatement | [string, InArgs?]>, mode?: Parameters<Client["batch"]>[1]) => {
     const call = calls++;
-    for (const s of stmts) out.push({ ...norm(s), call, batch: true });
-    return batch(stmts, mode);
+    const captured = stmts.map((s): Captured => ({ ...norm(s), call, batch: true }));
+    out.push(...captured);
+    return batch(stmts, mode).then((rss) => {
+      rss.forEach((rs, i) => {
+        captured[i]!.rowsAffected = rs.rowsAffected;
+      });
+      return rss;
+    });
   };
   try {
     await fn();

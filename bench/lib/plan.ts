@@ -31,6 +31,8 @@ export interface PlanStatement {
   columns?: string[];
   /** This statement's outcome is the call's result (the insert's rowid, or the rows). */
   result?: boolean;
+  /** A write that changed no row when the package made the call (e.g. claimNext failing no exhausted lease). */
+  mayChangeNothing?: boolean;
 }
 
 /** One client call the package made: an `execute`, or a `batch` (one transaction). */
@@ -158,7 +160,14 @@ export async function capturePlan(db: RFDatabase, isReader: ReaderProbe, variant
       const { reader, columns } = isReader(st.sql);
       const args = st.args.map((v, k) => traceArg(key, inputs, v, k, st.sql));
       const one = reader && /limit \?\s*$/i.test(st.sql.trim()) && st.args[st.args.length - 1] === 1;
-      cc.statements.push({ sql: st.sql, args, reader, one, ...(reader ? { columns } : {}) });
+      cc.statements.push({
+        sql: st.sql,
+        args,
+        reader,
+        one,
+        ...(reader ? { columns } : {}),
+        ...(!reader && st.rowsAffected === 0 ? { mayChangeNothing: true } : {}),
+      });
     }
     const clientCalls = [...byCall.values()];
     const all = clientCalls.flatMap((c) => c.statements);

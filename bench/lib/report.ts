@@ -512,7 +512,7 @@ export function renderMarkdown(r: Results): string {
     );
     out.push("");
     out.push(
-      "actor-loop: each actor `claimNext` → `completeWithProgress` until nothing is scheduled; fused-lifecycle: each actor creates a running task, polls the running tasks, completes it with progress. One connection shared by the 4 actors. Raw @libsql/client sends the package's SQL, one request per call.",
+      "actor-loop: each actor `claimNext` → `completeWithProgress` until nothing is scheduled (the package: `claimNext`, then `completeAndClaimNext`, one atomic batch per task); fused-lifecycle: each actor creates a running task, polls the running tasks, completes it with progress (the package issues the previous task's completion, the next creation and the poll together: one round trip per task, run in that order). One connection shared by the 4 actors: the package sends the calls its actors issue together as one HTTP request (src/driver/remote/pipeline.ts). Raw @libsql/client sends the package's SQL, one request per call, each actor's calls in turn (concurrent requests of its own have no order).",
     );
     out.push("");
     out.push(
@@ -522,9 +522,10 @@ export function renderMarkdown(r: Results): string {
           "contender",
           "tasks/s (median)",
           "÷ raw @libsql/client",
-          "requests/task",
+          "HTTP requests/task",
+          "round trips/task, per actor",
           "RTT ms",
-          "bound: actors × 1000 / (req/task × RTT)",
+          "bound: actors × 1000 / (round trips/task × RTT)",
           "p50 / p99 ms per call",
           "tasks/s per round",
         ],
@@ -534,6 +535,7 @@ export function renderMarkdown(r: Results): string {
           c.tasksPerSec.toFixed(1),
           c.vsRawClient ? fmtRatio(c.vsRawClient) : "-",
           c.requestsPerTask.toFixed(2),
+          c.roundTripsPerTask === undefined ? "-" : c.roundTripsPerTask.toFixed(2),
           c.rttMs.toFixed(1),
           c.boundTasksPerSec.toFixed(1),
           Object.entries(c.latency)

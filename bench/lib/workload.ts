@@ -47,6 +47,15 @@ export const shapeLabel = (s: Shape) => `${s.pipelines} × ${s.shards}`;
 export interface ActorLoop {
   claimNext(experimentId: number, actorId: number): Promise<{ taskId: number; shardId: number } | null>;
   completeClaimed(taskId: number, shardId: number): Promise<unknown>;
+  /**
+   * Both at once, where the contender has it (the package's `completeAndClaimNext`: one atomic
+   * batch, one request): completes the claimed task and returns the next claim.
+   */
+  completeAndClaimNext?(
+    taskId: number,
+    shardId: number,
+    actorId: number,
+  ): Promise<{ taskId: number; shardId: number } | null>;
 }
 /** How often the workload lets the event loop turn (ms; 0 = never). */
 export const YIELD_MS = Number(process.env.RF_BENCH_YIELD_MS ?? 8);

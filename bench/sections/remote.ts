@@ -191,8 +191,10 @@ export interface ConcurrentResult {
   tasksPerSec: number;
   tasksPerSecRounds: number[];
   requestsPerTask: number;
+  /** Calls an actor waits for, one after the other, per task (a call is at least one round trip). */
+  roundTripsPerTask?: number;
   rttMs: number;
-  /** actors × 1000 / (requests per task × rtt). */
+  /** actors × 1000 / (round trips per task × rtt): each actor needs its round trips in turn. */
   boundTasksPerSec: number;
   /** Median over rounds of (this ÷ raw @libsql/client) tasks/s, same workload. */
   vsRawClient: number | null;
@@ -266,17 +268,51 @@ export async function benchConcurrent(opts: {
           proxy.reset();
           const t0 = performance.now();
           const actors = Array.from({ length: opts.actors }, async (_, a) => {
+            const actorId = a + 1;
             if (c.workload === "actor-loop") {
-              for (;;) {
-                const t = await timed("claimNext", () => target.claimNext(eid, a + 1));
-                if (!t) return;
-                await timed("completeWithProgress", () => target.completeClaimed(t.taskId, t.shardId));
+              let t = await timed("claimNext", () => target.claimNext(eid, actorId));
+              while (t) {
+                const cur = t;
+                if (target.completeAndClaimNext) {
+                  // The package: complete + claim the next as one atomic batch, one request.
+                  t = await timed("completeAndClaimNext", () =>
+                    target.completeAndClaimNext!(cur.taskId, cur.shardId, actorId),
+                  );
+                } else {
+                  await timed("completeWithProgress", () => target.completeClaimed(cur.taskId, cur.shardId));
+                  t = await timed("claimNext", () => target.claimNext(eid, actorId));
+                }
               }
+              return;
+            }
+            if (c.kind === "package") {
+              // The package: the previous task's completion, the next task's creation and the poll are
+              // issued together — one request, run in this order (pipeline.ts). Raw @libsql/client sends
+              // each call as its own request, with no order between concurrent ones, so it runs them in turn.
+              let prev: { id: number; shard: number } | undefined;
+              for (let s = 0; s < opts.shards; s++)
+                for (let p = a; p < opts.pipelines; p += opts.actors) {
+                  const done = prev;
+                  const [, tid] = await timed("complete previous + create + listRunning (issued together)", () =>
+                    Promise.all([
+                      done && target.completeWithProgress(done.id, SAMPLES_PER_SHARD, done.shard, new Date()),
+                      target.createRunningTask(eid, pids[p]!, actorId, s, new Date()),
+                      target.listRunning(eid),
+                    ]),
+                  );
+                  prev = { id: tid, shard: s };
+                }
+              const last = prev;
+              if (last)
+                await timed("completeWithProgress", () =>
+                  target.completeWithProgress(last.id, SAMPLES_PER_SHARD, last.shard, new Date()),
+                );
+              return;
             }
             for (let s = 0; s < opts.shards; s++)
               for (let p = a; p < opts.pipelines; p += opts.actors) {
                 const tid = await timed("create(in_progress)", () =>
-                  target.createRunningTask(eid, pids[p]!, a + 1, s, new Date()),
+                  target.createRunningTask(eid, pids[p]!, actorId, s, new Date()),
                 );
                 await timed("listRunning", () => target.listRunning(eid));
                 await timed("completeWithProgress", () =>
@@ -320,6 +356,8 @@ export async function benchConcurrent(opts: {
         pooled.get(k)!.append(s);
       }
     const requestsPerTask = median(rs.map((r) => r.requests / tasks));
+    // Sequential calls per task per actor: every timed call was awaited before the actor's next one.
+    const roundTripsPerTask = median(rs.map((r) => [...r.latency.values()].reduce((a, x) => a + x.length, 0) / tasks));
     const rttMs = median(rs.map((r) => r.rtt));
     return {
       workload: c.workload,
@@ -332,8 +370,9 @@ export async function benchConcurrent(opts: {
       tasksPerSec: median(rs.map((r) => r.tps)),
       tasksPerSecRounds: rs.map((r) => Math.round(r.tps * 10) / 10),
       requestsPerTask,
+      roundTripsPerTask,
       rttMs,
-      boundTasksPerSec: (opts.actors * 1000) / (requestsPerTask * rttMs),
+      boundTasksPerSec: (opts.actors * 1000) / (roundTripsPerTask * rttMs),
       vsRawClient: raw.length === rs.length && rs.length ? median(rs.map((r, i) => r.tps / raw[i]!.tps)) : null,
       latency: callStats(pooled, Math.max(1, rs.length)),
     };
