@@ -125,18 +125,19 @@ async function patchOf(
     return { restart: true };
 
   const mine = (c: Change) => current !== null && c.experimentId === current && c.op !== "delete";
-  const [experiments, pipelines, operations] = await Promise.all([
+  // Tasks: only those running now are read (actor, lease); any other status just leaves the list.
+  const taskChanges = changes.filter(
+    (c) => c.entity === "actorTasks" && current !== null && c.experimentId === current,
+  );
+  const started = idsOf(taskChanges, "actorTasks", (c) => c.op !== "delete" && c.status === "in_progress");
+  // Every read of the batch is issued at once: on a remote database they travel in one request.
+  const [experiments, pipelines, operations, startedRows, counted] = await Promise.all([
     Promise.all(idsOf(experimentChanges, "experiments", (c) => c.op !== "delete").map((id) => db.experiments.get(id))),
     Promise.all(idsOf(changes, "pipelines", mine).map((id) => db.pipelines.get(id))),
     Promise.all(idsOf(changes, "icOperations", mine).map((id) => db.icOperations.get(id))),
+    Promise.all(started.map((id) => db.actorTasks.get(id))),
+    taskChanges.length > 0 && current !== null ? db.actorTasks.countByStatus(current) : null,
   ]);
-
-  // Tasks: only those that are running now are read (actor, lease); any other status just leaves the list.
-  const taskChanges = changes.filter(
-    (c) => c.entity === "actorTasks" && c.experimentId === current && current !== null,
-  );
-  const started = idsOf(taskChanges, "actorTasks", (c) => c.op !== "delete" && c.status === "in_progress");
-  const startedRows = await Promise.all(started.map((id) => db.actorTasks.get(id)));
   const runningTasks = startedRows.filter((t) => t?.status === "in_progress").map((t) => taskView(t as ActorTask));
   const nowRunning = new Set(runningTasks.map((t) => t.taskId));
   const finishedTasks = [...new Set(taskChanges.map((c) => c.id))].filter(
@@ -145,7 +146,6 @@ async function patchOf(
   for (const id of finishedTasks) state.running.delete(id);
   for (const id of nowRunning) state.running.add(id);
 
-  const counted = taskChanges.length > 0 && current !== null ? await db.actorTasks.countByStatus(current) : null;
   const patch: PatchEvent = {
     now: new Date().toISOString(),
     experiments: experiments.filter((e) => e !== null).map(experimentView),
