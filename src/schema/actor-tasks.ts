@@ -1,7 +1,7 @@
 import { sql } from "drizzle-orm";
-import { check, index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { changeSeq, createdAt, idCheck, oneOf, timestamp, updatedAt, type RowOf, type Transitions } from "./columns";
-import { experiments } from "./experiments";
+import { check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
+import { attemptColumns, entityChecks, rowStamps, runTimes, timestamp, type RowOf, type Transitions } from "./columns";
+import { experimentIdColumn } from "./experiments";
 import { pipelines } from "./pipelines";
 
 /** Lifecycle of one shard of one pipeline run by one actor. */
@@ -25,9 +25,7 @@ export const actorTasks = sqliteTable(
     // AUTOINCREMENT: an id is never handed out twice, also after every task was
     // deleted (resetAllTables), so a late call about an old task can never touch a new one.
     taskId: integer("task_id").primaryKey({ autoIncrement: true }),
-    experimentId: integer("experiment_id")
-      .notNull()
-      .references(() => experiments.experimentId, { onDelete: "cascade" }),
+    experimentId: experimentIdColumn(),
     pipelineId: integer("pipeline_id")
       .notNull()
       .references(() => pipelines.pipelineId, { onDelete: "cascade" }),
@@ -35,25 +33,16 @@ export const actorTasks = sqliteTable(
     shardId: integer("shard_id").notNull(),
     status: text("status", { enum: ACTOR_TASK_STATUSES }).notNull().default("scheduled"),
     errorMessage: text("error_message"),
-    startedAt: timestamp("started_at"),
-    completedAt: timestamp("completed_at"),
-    durationSeconds: real("duration_seconds"),
+    ...runTimes(),
     /** The actor holding the task's lease, and until when (database clock); null when not leased. */
     leaseOwner: integer("lease_owner"),
     leaseExpiresAt: timestamp("lease_expires_at"),
-    /** Claims so far; past `maxAttempts` an expired lease fails the task instead of handing it out again. */
-    attempts: integer("attempts").notNull().default(0),
-    maxAttempts: integer("max_attempts").notNull().default(3),
-    createdAt: createdAt(),
-    updatedAt: updatedAt(),
-    changeSeq: changeSeq(),
+    ...attemptColumns(),
+    ...rowStamps(),
   },
   (t) => [
-    idCheck("actor_tasks", t.taskId),
-    check("actor_tasks_status_check", oneOf(t.status, ACTOR_TASK_STATUSES)),
+    ...entityChecks("actor_tasks", t.taskId, t.status, ACTOR_TASK_STATUSES, t),
     check("actor_tasks_ids_check", sql`${t.actorId} >= 0 and ${t.shardId} >= 0`),
-    check("actor_tasks_duration_check", sql`${t.durationSeconds} is null or ${t.durationSeconds} >= 0`),
-    check("actor_tasks_attempts_check", sql`${t.attempts} >= 0 and ${t.maxAttempts} >= 1`),
     // listRunning(experimentId), claimNext: WHERE experiment_id = ? AND status = ? (ordered by task_id
     // within a status); also the experiment's ON DELETE CASCADE.
     index("actor_tasks_experiment_status_idx").on(t.experimentId, t.status),

@@ -1,5 +1,5 @@
 import { getTableColumns, sql, type SQL } from "drizzle-orm";
-import { check, integer, text, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
+import { check, integer, real, text, type SQLiteColumn, type SQLiteTable } from "drizzle-orm/sqlite-core";
 
 /**
  * The schema's single timestamp convention: INTEGER milliseconds since the
@@ -42,6 +42,33 @@ export const updatedAt = () => timestamp("updated_at").notNull().default(DB_NOW_
 export const changeSeq = () => integer("change_seq");
 
 /**
+ * Every entity row's bookkeeping, last in each table: `created_at`, `updated_at`
+ * and `change_seq`. A function so each table gets its own column builders.
+ */
+export const rowStamps = () => ({ createdAt: createdAt(), updatedAt: updatedAt(), changeSeq: changeSeq() });
+
+/**
+ * When a unit of work ran: `started_at`, `completed_at` and `duration_seconds`
+ * (contexts, actor tasks). The repositories fill them through one helper with
+ * one duration policy (src/repositories/lifecycle.ts); {@link entityChecks}
+ * keeps the stored duration non-negative.
+ */
+export const runTimes = () => ({
+  startedAt: timestamp("started_at"),
+  completedAt: timestamp("completed_at"),
+  durationSeconds: real("duration_seconds"),
+});
+
+/**
+ * Claims of leased work (actor tasks, IC operations): `attempts` so far and the
+ * `max_attempts` past which an expired lease fails the work instead of handing it out again.
+ */
+export const attemptColumns = () => ({
+  attempts: integer("attempts").notNull().default(0),
+  maxAttempts: integer("max_attempts").notNull().default(3),
+});
+
+/**
  * A row as the package returns it: every column but `changeSeq`, which is
  * bookkeeping of the change log (the feed's `seq` says the same to a reader).
  * Also because a write's RETURNING shows the row before its own triggers ran:
@@ -80,6 +107,33 @@ export const MAX_SAFE_ID = 9007199254740991;
  */
 export const idCheck = (table: string, id: SQLiteColumn) =>
   check(`${table}_id_check`, sql`${id} between 0 and ${sql.raw(String(MAX_SAFE_ID))}`);
+
+/** The columns {@link entityChecks} may constrain besides the id and the status. */
+interface CheckedColumns {
+  durationSeconds?: SQLiteColumn;
+  attempts?: SQLiteColumn;
+  maxAttempts?: SQLiteColumn;
+}
+
+/**
+ * The CHECK constraints every entity table shares, named `<table>_<what>_check`:
+ * the id in range ({@link idCheck}), the status in its list, and, when the
+ * table has them, a non-negative duration ({@link runTimes}) and sane attempt
+ * counters ({@link attemptColumns}).
+ */
+export function entityChecks(
+  table: string,
+  id: SQLiteColumn,
+  status: SQLiteColumn,
+  statuses: readonly string[],
+  cols: CheckedColumns = {},
+) {
+  const checks = [idCheck(table, id), check(`${table}_status_check`, oneOf(status, statuses))];
+  const { durationSeconds: d, attempts: a, maxAttempts: m } = cols;
+  if (d !== undefined) checks.push(check(`${table}_duration_check`, sql`${d} is null or ${d} >= 0`));
+  if (a !== undefined && m !== undefined) checks.push(check(`${table}_attempts_check`, sql`${a} >= 0 and ${m} >= 1`));
+  return checks;
+}
 
 /**
  * `<column> IN ('a', 'b', …)` for a CHECK constraint, built from the same

@@ -1,16 +1,5 @@
-import { sql } from "drizzle-orm";
-import { check, integer, real, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import {
-  changeSeq,
-  createdAt,
-  idCheck,
-  json,
-  oneOf,
-  timestamp,
-  updatedAt,
-  type RowOf,
-  type Transitions,
-} from "./columns";
+import { integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { entityChecks, json, rowStamps, runTimes, type RowOf, type Transitions } from "./columns";
 
 /** Lifecycle of a RAG context (an index built once and shared by pipelines). */
 export const CONTEXT_STATUSES = ["pending", "building", "ready", "failed"] as const;
@@ -32,18 +21,12 @@ export const contexts = sqliteTable(
     ragConfig: json("rag_config"),
     promptConfig: json("prompt_config"),
     status: text("status", { enum: CONTEXT_STATUSES }).notNull().default("pending"),
-    startedAt: timestamp("started_at"),
-    completedAt: timestamp("completed_at"),
-    durationSeconds: real("duration_seconds"),
+    ...runTimes(),
     error: text("error"),
-    createdAt: createdAt(),
-    updatedAt: updatedAt(),
-    changeSeq: changeSeq(),
+    ...rowStamps(),
   },
   (t) => [
-    idCheck("contexts", t.contextId),
-    check("contexts_status_check", oneOf(t.status, CONTEXT_STATUSES)),
-    check("contexts_duration_check", sql`${t.durationSeconds} is null or ${t.durationSeconds} >= 0`),
+    ...entityChecks("contexts", t.contextId, t.status, CONTEXT_STATUSES, t),
     // create() deduplicates on the hash (ON CONFLICT target) and getByHash(hash) looks it up.
     uniqueIndex("contexts_hash_idx").on(t.contextHash),
   ],

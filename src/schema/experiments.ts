@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, real, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { changeSeq, createdAt, idCheck, oneOf, timestamp, updatedAt, type RowOf, type Transitions } from "./columns";
+import { entityChecks, rowStamps, timestamp, type RowOf, type Transitions } from "./columns";
 
 /** Lifecycle of a whole experiment. */
 export const EXPERIMENT_STATUSES = ["running", "completed", "failed", "cancelled"] as const;
@@ -36,13 +36,10 @@ export const experiments = sqliteTable(
     leaseExpiresAt: timestamp("lease_expires_at"),
     /** The controller's last heartbeat (database clock). */
     heartbeatAt: timestamp("heartbeat_at"),
-    createdAt: createdAt(),
-    updatedAt: updatedAt(),
-    changeSeq: changeSeq(),
+    ...rowStamps(),
   },
   (t) => [
-    idCheck("experiments", t.experimentId),
-    check("experiments_status_check", oneOf(t.status, EXPERIMENT_STATUSES)),
+    ...entityChecks("experiments", t.experimentId, t.status, EXPERIMENT_STATUSES),
     check(
       "experiments_counts_check",
       sql`${t.numShards} >= 0 and ${t.numActors} >= 0 and coalesce(${t.numCpus}, 0) >= 0 and coalesce(${t.numGpus}, 0) >= 0 and coalesce(${t.numCpusPerActor}, 0) >= 0 and coalesce(${t.numGpusPerActor}, 0) >= 0`,
@@ -58,3 +55,12 @@ export const experiments = sqliteTable(
 /** A row as the repositories return it: the columns, plus `mlflowExperimentId` (alias of `metricExperimentId`). */
 export type Experiment = RowOf<typeof experiments> & { mlflowExperimentId: string | null };
 export type NewExperiment = typeof experiments.$inferInsert;
+
+/**
+ * `experiment_id` of a row that belongs to an experiment (pipelines, actor
+ * tasks): required, and deleted with its experiment (ON DELETE CASCADE).
+ */
+export const experimentIdColumn = () =>
+  integer("experiment_id")
+    .notNull()
+    .references(() => experiments.experimentId, { onDelete: "cascade" });

@@ -1,13 +1,12 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 import {
-  changeSeq,
-  createdAt,
-  idCheck,
+  attemptColumns,
+  entityChecks,
   json,
   oneOf,
+  rowStamps,
   timestamp,
-  updatedAt,
   type RowOf,
   type Transitions,
 } from "./columns";
@@ -60,21 +59,15 @@ export const icOperations = sqliteTable(
     dedupeKey: text("dedupe_key"),
     /** The worker's lease on a `processing` operation (database clock). */
     leaseExpiresAt: timestamp("lease_expires_at"),
-    attempts: integer("attempts").notNull().default(0),
-    maxAttempts: integer("max_attempts").notNull().default(3),
-    createdAt: createdAt(),
-    updatedAt: updatedAt(),
+    ...attemptColumns(),
     processedAt: timestamp("processed_at"),
-    // Last, where the migration's ADD COLUMN put it (a database made by `drizzle-kit push` then has the same shape).
-    changeSeq: changeSeq(),
+    ...rowStamps(),
   },
   (t) => [
-    idCheck("interactive_control", t.icId),
+    ...entityChecks("interactive_control", t.icId, t.status, IC_STATUSES, t),
     check("interactive_control_operation_check", oneOf(t.operation, IC_OPERATIONS)),
-    check("interactive_control_status_check", oneOf(t.status, IC_STATUSES)),
     // Every operation but clone targets a pipeline (API: pipelineId required except for clone).
     check("interactive_control_pipeline_check", sql`${t.operation} = 'clone' or ${t.pipelineId} is not null`),
-    check("interactive_control_attempts_check", sql`${t.attempts} >= 0 and ${t.maxAttempts} >= 1`),
     // listPending() and claimNext(): WHERE status = 'pending' ORDER BY ic_id
     index("interactive_control_status_idx").on(t.status, t.icId),
     // claimNext({ experimentId }), listPending per experiment; also the experiment's ON DELETE CASCADE.

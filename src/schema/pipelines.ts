@@ -1,8 +1,8 @@
 import { sql } from "drizzle-orm";
 import { type AnySQLiteColumn, check, index, integer, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
-import { changeSeq, createdAt, idCheck, json, oneOf, updatedAt, type RowOf, type Transitions } from "./columns";
+import { entityChecks, json, rowStamps, type RowOf, type Transitions } from "./columns";
 import { contexts } from "./contexts";
-import { experiments } from "./experiments";
+import { experimentIdColumn } from "./experiments";
 
 /** Lifecycle of one inference pipeline inside an experiment. */
 export const PIPELINE_STATUSES = ["new", "ongoing", "completed", "stopped", "deleted", "failed"] as const;
@@ -25,9 +25,7 @@ export const pipelines = sqliteTable(
   "pipelines",
   {
     pipelineId: integer("pipeline_id").primaryKey({ autoIncrement: true }),
-    experimentId: integer("experiment_id")
-      .notNull()
-      .references(() => experiments.experimentId, { onDelete: "cascade" }),
+    experimentId: experimentIdColumn(),
     contextId: integer("context_id").references(() => contexts.contextId, { onDelete: "set null" }),
     /** The pipeline this one was cloned from (interactive control), if any. */
     parentPipelineId: integer("parent_pipeline_id").references((): AnySQLiteColumn => pipelines.pipelineId, {
@@ -54,13 +52,10 @@ export const pipelines = sqliteTable(
     shardsCompleted: integer("shards_completed").notNull().default(0),
     totalSamplesProcessed: integer("total_samples_processed").notNull().default(0),
     error: text("error"),
-    createdAt: createdAt(),
-    updatedAt: updatedAt(),
-    changeSeq: changeSeq(),
+    ...rowStamps(),
   },
   (t) => [
-    idCheck("pipelines", t.pipelineId),
-    check("pipelines_status_check", oneOf(t.status, PIPELINE_STATUSES)),
+    ...entityChecks("pipelines", t.pipelineId, t.status, PIPELINE_STATUSES),
     check(
       "pipelines_progress_check",
       // Upper bound: counters are read back as JS numbers, so an increment past 2^53-1 is refused, not stored.
