@@ -2,7 +2,8 @@
  * `npm run bench` — the benchmark suite; BENCHMARKS.md says what it shows.
  *
  *   npx tsx bench/run.ts [--quick] [--only=SECTIONS] [--rounds=N] [--long-rounds=N] [--remote-rounds=N]
- *                        [--scaleout=1,2,4,8,16] [--scaleout-tasks=N] [--dashboards=10k,100k,1M,10M]
+ *                        [--scaleout=1,2,4,8,16] [--scaleout-tasks=N] [--replica-processes=N] [--replica-tasks=N]
+ *                        [--dashboards=10k,100k,1M,10M]
  *                        [--no-write | --write]
  *   npx tsx bench/run.ts --render[=bench/results.json]   re-render a recorded run's tables (same numbers)
  *
@@ -22,6 +23,10 @@
  *               request: package vs raw @libsql/client;
  *   scaleout    1 … 16 actor processes against one sqld: tasks/s, p99 per
  *               call, lost and double-completed tasks;
+ *   replica     4 actor processes writing to one sqld while this process
+ *               reads the dashboard (countByStatus, snapshot) from an embedded
+ *               replica it pulls, and the same reads from the primary: p50/p99
+ *               of each, the pull, and how far behind the replica was;
  *   dashboards  countByStatus and the status summary at 10k … 1M tasks per
  *               experiment (--dashboards=…,10M to add 10M: ~1 GB, ~1 min).
  *
@@ -49,6 +54,7 @@ import { benchDashboards } from "./sections/dashboards";
 import { benchFresh, moduleTemplate, type FreshKind } from "./sections/fresh";
 import { benchProfile } from "./sections/profile";
 import { benchConcurrent, benchRemoteTiming, benchRequests } from "./sections/remote";
+import { benchReplicaReads } from "./sections/replica";
 import { benchScaleOut } from "./sections/scaleout";
 
 const HERE = fileURLToPath(new URL(".", import.meta.url));
@@ -59,7 +65,7 @@ const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const quick = flag("quick");
-const ALL = ["fresh", "imports", "profile", "sqld", "requests", "concurrent", "scaleout", "dashboards"];
+const ALL = ["fresh", "imports", "profile", "sqld", "requests", "concurrent", "scaleout", "replica", "dashboards"];
 const only = new Set((opt("only") ?? ALL.join(",")).split(","));
 for (const s of only) if (!ALL.includes(s)) throw new Error(`unknown section ${s} (${ALL.join(", ")})`);
 const rounds = Number(opt("rounds") ?? (quick ? 3 : 9));
@@ -67,6 +73,8 @@ const longRounds = Number(opt("long-rounds") ?? (quick ? 1 : 5));
 const remoteRounds = Number(opt("remote-rounds") ?? (quick ? 1 : 2));
 const scaleOut = (opt("scaleout") ?? (quick ? "1,16" : "1,2,4,8,16")).split(",").map(Number);
 const scaleOutTasks = Number(opt("scaleout-tasks") ?? (quick ? 120 : 400));
+const replicaProcesses = Number(opt("replica-processes") ?? 4);
+const replicaTasks = Number(opt("replica-tasks") ?? (quick ? 200 : 1000));
 const size = (s: string) => Number(s.replace(/k$/i, "e3").replace(/m$/i, "e6"));
 const dashboardSizes = (opt("dashboards") ?? "10k,100k,1M").split(",").map(size);
 // Only a full run (every section, full rounds) replaces the record in BENCHMARKS.md / bench/results.*;
@@ -128,7 +136,18 @@ async function main(): Promise<void> {
       command: `npx tsx bench/run.ts${argv.length ? ` ${argv.join(" ")}` : ""}`,
       machine: m,
       loadavg: { start: load0, end: [], sections: sectionLoad },
-      options: { quick, only: [...only], rounds, longRounds, remoteRounds, scaleOut, scaleOutTasks, dashboardSizes },
+      options: {
+        quick,
+        only: [...only],
+        rounds,
+        longRounds,
+        remoteRounds,
+        scaleOut,
+        scaleOutTasks,
+        replicaProcesses,
+        replicaTasks,
+        dashboardSizes,
+      },
       anchor: anchor ? { source: anchor.source, python: anchor.python } : { skipped: anchorSkipped ?? "?" },
       plan,
       fresh: [],
@@ -138,6 +157,7 @@ async function main(): Promise<void> {
       requests: [],
       concurrent: [],
       scaleOut: [],
+      replica: null,
       dashboards: null,
     };
 
@@ -190,6 +210,11 @@ async function main(): Promise<void> {
         `${scaleOut.join(", ")} actor processes against one sqld, ${scaleOutTasks} tasks`,
         () => benchScaleOut({ built, processes: scaleOut, tasks: scaleOutTasks, pipelines: 8, log }),
       )) ?? [];
+    r.replica = await section(
+      "replica",
+      `dashboard reads from an embedded replica while ${replicaProcesses} actor processes write ${replicaTasks} tasks to the primary`,
+      () => benchReplicaReads({ built, processes: replicaProcesses, tasks: replicaTasks, pipelines: 8, log }),
+    );
     r.dashboards = await section(
       "dashboards",
       `countByStatus and the status summary at ${dashboardSizes.join(", ")} tasks`,

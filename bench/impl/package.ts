@@ -52,7 +52,9 @@ export function packageTarget(db: RFDatabase, name = "rf-inferno-db", leaseMs = 
     },
     completeClaimed: (taskId, shardId) =>
       db.actorTasks.completeWithProgress(taskId, { samples: SAMPLES_PER_SHARD, currentShardId: shardId }),
-    ...(typeof (db.actorTasks as { completeAndClaimNext?: unknown }).completeAndClaimNext === "function"
+    // (RF_BENCH_HANDOFF=0: the two calls, to measure what the hand-off changes.)
+    ...(typeof (db.actorTasks as { completeAndClaimNext?: unknown }).completeAndClaimNext === "function" &&
+    process.env.RF_BENCH_HANDOFF !== "0"
       ? {
           completeAndClaimNext: async (taskId: number, shardId: number, actorId: number) => {
             const { next } = await db.actorTasks.completeAndClaimNext(

@@ -1,6 +1,7 @@
 /** Turns the results into the markdown of BENCHMARKS.md's generated block, and the SVG chart. */
 import type { ImportResult } from "../sections/coldstart";
 import type { DashboardResult } from "../sections/dashboards";
+import type { ReplicaResult } from "../sections/replica";
 import { FRESH_LABEL, type FreshContenderResult, type FreshShapeResult } from "../sections/fresh";
 import type { LayerRow, PerTask, ProfileRow } from "../sections/profile";
 import { REMOTE_LABEL, type ConcurrentResult, type RequestCount, type RemoteKind } from "../sections/remote";
@@ -37,6 +38,8 @@ export interface Results {
   requests: RequestCount[];
   concurrent: ConcurrentResult[];
   scaleOut: ScaleOutRow[];
+  /** Dashboard reads from an embedded replica during a scale-out run (absent in older records). */
+  replica?: ReplicaResult | null;
   dashboards: DashboardResult | null;
   goals: Goal[];
 }
@@ -143,6 +146,24 @@ export function evaluateGoals(r: Omit<Results, "goals">): Goal[] {
             ? null
             : false,
     });
+  const rep = r.replica;
+  if (rep) {
+    // Each dashboard read: replica ÷ primary over HTTP at p50 (a failure on the replica fails the goal).
+    for (const name of ["status summary (4 reads together)", "db.snapshot"]) {
+      const rs = rep.calls[`replica: ${name}`];
+      const ps = rep.calls[`primary over HTTP: ${name}`];
+      const err = rep.failed?.[`replica: ${name}`];
+      if (!err && !(rs && ps)) continue;
+      g.push({
+        name: `dashboard read (${name}) on an embedded replica while ${rep.processes} actor processes write: replica ÷ primary over HTTP, p50`,
+        goal: "< 1× (served locally)",
+        measured: err
+          ? `fails on the replica (${err.replaceAll("|", "\\|")})`
+          : `${fmtRatio(rs!.p50 / ps!.p50)} (${rs!.p50.toFixed(2)} vs ${ps!.p50.toFixed(2)} ms; lost / double ${rep.lost} / ${rep.doubleCompleted})`,
+        met: !err && rs!.p50 < ps!.p50 && rep.lost === 0 && rep.doubleCompleted === 0,
+      });
+    }
+  }
   return g;
 }
 
@@ -550,7 +571,7 @@ export function renderMarkdown(r: Results): string {
   if (r.scaleOut.length) {
     const t = r.scaleOut[0]!;
     out.push(
-      `### Scale-out: actor processes against one sqld (${fmtInt(t.tasks)} tasks, claimNext + completeWithProgress${t.leases ? ", with leases" : "; no leases yet"})`,
+      `### Scale-out: actor processes against one sqld (${fmtInt(t.tasks)} tasks, ${t.latency.completeAndClaimNext ? "claimNext, then completeAndClaimNext per task" : "claimNext + completeWithProgress"}${t.leases ? ", with leases" : "; no leases yet"})`,
     );
     out.push("");
     const one = r.scaleOut.find((x) => x.processes === 1);
@@ -561,7 +582,7 @@ export function renderMarkdown(r: Results): string {
           "tasks/s",
           "× 1 process",
           "claimNext p50 / p99 ms",
-          "completeWithProgress p50 / p99 ms",
+          t.latency.completeAndClaimNext ? "completeAndClaimNext p50 / p99 ms" : "completeWithProgress p50 / p99 ms",
           "tasks per process (min–max)",
           "CPU µs/task: sqld / actors",
           "cores busy: sqld / actors",
@@ -574,7 +595,9 @@ export function renderMarkdown(r: Results): string {
           fmtInt(x.tasksPerSec),
           one ? fmtRatio(x.tasksPerSec / one.tasksPerSec) : "-",
           `${ms(x.latency.claimNext?.p50, 1)} / ${ms(x.latency.claimNext?.p99, 1)}`,
-          `${ms(x.latency.completeWithProgress?.p50, 1)} / ${ms(x.latency.completeWithProgress?.p99, 1)}`,
+          ((c) => `${ms(c?.p50, 1)} / ${ms(c?.p99, 1)}`)(
+            x.latency.completeAndClaimNext ?? x.latency.completeWithProgress,
+          ),
           `${x.perProcess.min}–${x.perProcess.max}`,
           `${ms(x.cpu.sqldUsPerTask)} / ${ms(x.cpu.actorsUsPerTask)}`,
           `${ms(x.cpu.sqldCores, 2)} / ${ms(x.cpu.actorsCores, 2)}`,
@@ -587,6 +610,27 @@ export function renderMarkdown(r: Results): string {
     out.push("");
     out.push(
       "lost = tasks not `completed` in the database afterwards; double-completed = pipeline shard counters beyond the completed tasks, plus task ids reported done by two processes.",
+    );
+    out.push("");
+  }
+  if (r.replica) {
+    const x = r.replica;
+    out.push(`### Dashboard reads from an embedded replica while ${x.processes} actor processes write to the primary`);
+    out.push("");
+    out.push(
+      `${x.processes} actor processes complete ${fmtInt(x.tasks)} tasks on one sqld (as in the scale-out table) while the bench process keeps an embedded replica of it: every ${x.pollMs} ms it pulls (\`db.sync()\`), runs each dashboard read (\`countByStatus\`; the status summary \`rf-db status\` reads: get + pipelines.list + countByStatus + listRunning issued together; \`db.snapshot\`) on the replica, then the same read on the primary over HTTP; ${x.rounds} rounds. A read that fails is shown with its error and not tried again. ` +
+        `Actors: ${fmtInt(x.tasksPerSec)} tasks/s with the reader, ${fmtInt(x.tasksPerSecAlone)} in the same setup just before without it (${fmtRatio(x.tasksPerSec / x.tasksPerSecAlone)}); lost ${x.lost}, double-completed ${x.doubleCompleted}. ` +
+        `Right after a pull the replica showed ${x.lagTasks.p50} completed task(s) fewer than the primary read just after (median; max ${x.lagTasks.max}).`,
+    );
+    out.push("");
+    out.push(
+      table(
+        ["call", "n", "p50 ms", "p99 ms"],
+        [
+          ...Object.entries(x.calls).map(([k, v]) => [k, v.n, v.p50.toFixed(2), v.p99.toFixed(2)]),
+          ...Object.entries(x.failed ?? {}).map(([k, err]) => [k, 0, `fails: ${err.replaceAll("|", "\\|")}`, "-"]),
+        ],
+      ),
     );
     out.push("");
   }

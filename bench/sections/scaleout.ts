@@ -106,6 +106,12 @@ export async function benchScaleOut(opts: {
   tasks: number;
   pipelines: number;
   log: (s: string) => void;
+  /**
+   * A reader beside the actors (replica.ts: dashboard reads on an embedded replica). Set up once the
+   * actors are ready, before the clock starts (so opening it is not in the actors' wall time); the
+   * function it returns runs from "go" until `done()`.
+   */
+  reader?: (o: { url: string; experimentId: number }) => Promise<(done: () => boolean) => Promise<void>>;
 }): Promise<ScaleOutRow[]> {
   const rows: ScaleOutRow[] = [];
   for (const n of opts.processes) {
@@ -138,8 +144,10 @@ export async function benchScaleOut(opts: {
         args: [opts.tasks - 1, eid, eid],
       });
       const actors = Array.from({ length: n }, (_, i) => startActor(opts.built, server.url, eid, i + 1));
+      let read: ((done: () => boolean) => Promise<void>) | undefined;
       try {
         await Promise.all(actors.map((a) => a.ready));
+        read = await opts.reader?.({ url: server.url, experimentId: eid });
       } catch (e) {
         for (const a of actors) a.child.kill("SIGKILL");
         throw e;
@@ -147,8 +155,19 @@ export async function benchScaleOut(opts: {
       const sqld0 = procCpuMs(server.pid);
       const t0 = performance.now();
       for (const a of actors) a.go();
-      const outs = await Promise.all(actors.map((a) => a.done));
+      let finished = false;
+      const all = Promise.all(actors.map((a) => a.done)).finally(() => {
+        finished = true;
+      });
+      // A failing reader must not stop the actors half-way (nor go unhandled): its error is thrown after them.
+      const reading = read?.(() => finished).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      const outs = await all;
       const wallMs = performance.now() - t0;
+      const readError = await reading;
+      if (readError) throw readError;
       const sqld1 = procCpuMs(server.pid);
       const sqldMs = sqld0 === null || sqld1 === null ? null : sqld1 - sqld0;
       const actorsMs = outs.reduce((a, o) => a + o.cpuMs, 0);
@@ -164,9 +183,9 @@ export async function benchScaleOut(opts: {
           seen.add(id);
         }
       const latency: ScaleOutRow["latency"] = {};
-      for (const k of ["claimNext", "completeWithProgress"]) {
+      for (const k of ["claimNext", "completeWithProgress", "completeAndClaimNext"]) {
         const xs = outs.flatMap((o) => o.latency[k] ?? []);
-        latency[k] = { n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) };
+        if (xs.length > 0) latency[k] = { n: xs.length, p50: quantile(xs, 0.5), p99: quantile(xs, 0.99) };
       }
       const errors = outs.flatMap((o) => o.errors);
       const perProc = outs.map((o) => o.done.length);
@@ -191,8 +210,11 @@ export async function benchScaleOut(opts: {
       };
       rows.push(row);
       opts.log(
-        `  ${String(n).padStart(2)} processes: ${Math.round(row.tasksPerSec)} tasks/s, claimNext p50/p99 ${latency.claimNext!.p50.toFixed(1)}/${latency.claimNext!.p99.toFixed(1)} ms, ` +
-          `completeWithProgress ${latency.completeWithProgress!.p50.toFixed(1)}/${latency.completeWithProgress!.p99.toFixed(1)} ms; lost ${row.lost}, double ${row.doubleCompleted}, errors ${row.errors}; ` +
+        `  ${String(n).padStart(2)} processes: ${Math.round(row.tasksPerSec)} tasks/s, ` +
+          Object.entries(latency)
+            .map(([k, v]) => `${k} p50/p99 ${v.p50.toFixed(1)}/${v.p99.toFixed(1)} ms`)
+            .join(", ") +
+          `; lost ${row.lost}, double ${row.doubleCompleted}, errors ${row.errors}; ` +
           `CPU: sqld ${row.cpu.sqldCores?.toFixed(2) ?? "?"} cores, actors ${row.cpu.actorsCores.toFixed(2)} cores`,
       );
     } finally {
