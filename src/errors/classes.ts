@@ -30,6 +30,18 @@ export class RFDatabaseError extends Error {
   }
 }
 
+/**
+ * The base of an error class that differs from {@link RFDatabaseError} only by
+ * its code: `new DatabaseBusyError(message, { cause })`.
+ */
+function withCode(code: RFErrorCode) {
+  return class extends RFDatabaseError {
+    constructor(message: string, options?: { cause?: unknown }) {
+      super(message, { cause: options?.cause, code });
+    }
+  };
+}
+
 /** A bad argument (wrong type, bad status, non-JSON value, negative count …) or a constraint the database refused. */
 export class ValidationError extends RFDatabaseError {
   /** The argument or column at fault, when known. */
@@ -136,29 +148,17 @@ export class AuthError extends ConfigError {
 }
 
 /** Another writer held the database lock for longer than the busy timeout and retries; nothing was written. */
-export class DatabaseBusyError extends RFDatabaseError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { cause: options?.cause, code: "BUSY" });
-  }
-}
+export class DatabaseBusyError extends withCode("BUSY") {}
 
 /**
  * A remote interactive transaction was ended by the server (held open too long,
  * idle stream expired, or the server restarted — "invalid baton"); it was
  * rolled back, so nothing of it was written.
  */
-export class TransactionExpiredError extends RFDatabaseError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { cause: options?.cause, code: "TRANSACTION_EXPIRED" });
-  }
-}
+export class TransactionExpiredError extends withCode("TRANSACTION_EXPIRED") {}
 
 /** The server could not be reached or the connection broke. */
-export class ConnectionError extends RFDatabaseError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, { cause: options?.cause, code: "CONNECTION" });
-  }
-}
+export class ConnectionError extends withCode("CONNECTION") {}
 
 /** What went wrong with the storage, as `StorageError.reason`. */
 export type StorageReason = "full" | "io" | "read-only" | "cannot-open" | "not-a-database" | "corrupt";

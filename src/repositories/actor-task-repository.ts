@@ -26,7 +26,7 @@ import {
 } from "./actor-task-lifecycle";
 import { type AdvanceProgressInput, progressDeltaInput } from "./pipeline-repository";
 import { CompiledQuery } from "./engine";
-import { ended, expiryMessage, leaseEnd, leaseMs, options } from "./lease";
+import { expiredLeaseOf, expiryMessage, leaseEnd, leaseMs, options } from "./lease";
 import { updateOf } from "./update";
 
 export {
@@ -40,8 +40,7 @@ const p = sql.placeholder;
 const t = actorTasks;
 
 /** In progress, lease ended (database clock), with attempts left or none (also `db.reapStale`). */
-export const expiredLease = (attemptsLeft: boolean) =>
-  sql`${t.status} = 'in_progress' and ${ended(t.leaseExpiresAt)} and ${t.attempts} ${sql.raw(attemptsLeft ? "<" : ">=")} ${t.maxAttempts}`;
+export const expiredLease = (attemptsLeft: boolean) => expiredLeaseOf(t, "in_progress", attemptsLeft);
 
 /**
  * `→ failed` for tasks whose lease ended after their last attempt: the error names the expiry,

@@ -12,15 +12,14 @@ import * as v from "../validate";
 import { BaseRepository } from "./base-repository";
 import { CompiledQuery } from "./engine";
 import type { Entity } from "./entity";
-import { ended, expiryMessage, leaseEnd, leaseMs, options } from "./lease";
+import { expiredLeaseOf, expiryMessage, leaseEnd, leaseMs, options } from "./lease";
 import { updateOf } from "./update";
 
 const p = sql.placeholder;
 const ic = icOperations;
 
 /** Processing, lease ended (database clock), with attempts left or none (also `db.reapStale`). */
-export const expiredIcLease = (attemptsLeft: boolean) =>
-  sql`${ic.status} = 'processing' and ${ended(ic.leaseExpiresAt)} and ${ic.attempts} ${sql.raw(attemptsLeft ? "<" : ">=")} ${ic.maxAttempts}`;
+export const expiredIcLease = (attemptsLeft: boolean) => expiredLeaseOf(ic, "processing", attemptsLeft);
 
 /** `→ failed` for operations whose lease ended after their last attempt (also `db.reapStale`). */
 export const exhaustedIcLease = {

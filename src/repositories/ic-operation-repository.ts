@@ -22,7 +22,6 @@ import { IcOperationLeases } from "./ic-operation-leases";
 import { field, type InputOf, inputSpec } from "./input";
 import { insertSelect } from "./insert-select";
 import { redactFields } from "./redact";
-import { updateOf } from "./update";
 
 const p = sql.placeholder;
 

@@ -32,6 +32,21 @@ export const leaseEnd: SQL = sql`(${DB_NOW_MS} + ${sql.placeholder("leaseMs")})`
 /** `<expires> <= now` (database clock): the lease ended (a null end never does). */
 export const ended = (expires: SQLiteColumn): SQL => sql`${expires} <= ${DB_NOW_MS}`;
 
+/** The columns of leased work (actor tasks, IC operations). */
+interface LeasedColumns {
+  status: SQLiteColumn;
+  leaseExpiresAt: SQLiteColumn;
+  attempts: SQLiteColumn;
+  maxAttempts: SQLiteColumn;
+}
+
+/**
+ * Leased work whose lease ended (database clock): in status `held`, with
+ * attempts left (re-taken by the next claim) or none (failed instead).
+ */
+export const expiredLeaseOf = (t: LeasedColumns, held: string, attemptsLeft: boolean): SQL =>
+  sql`${t.status} = ${sql.raw(`'${held}'`)} and ${ended(t.leaseExpiresAt)} and ${t.attempts} ${sql.raw(attemptsLeft ? "<" : ">=")} ${t.maxAttempts}`;
+
 /** Epoch ms → `2026-01-02T03:04:05.678Z` in SQL (the format of `Date.toISOString`). */
 export const isoTime = (ms: SQLiteColumn | SQL): SQL =>
   sql`strftime('%Y-%m-%dT%H:%M:%fZ', ${ms} / 1000.0, 'unixepoch')`;
