@@ -7,7 +7,6 @@ import { observeClient } from "./driver/observe";
 import type { Tracing } from "./driver/tracing";
 import { type CheckResult, checkDatabase } from "./check";
 import { assertNotLegacy } from "./legacy/schema";
-import { legacyImports } from "./schema/legacy-imports";
 import {
   type ChangeBatch,
   ChangeFeed,
@@ -18,7 +17,6 @@ import {
   type WatchOptions,
 } from "./changes";
 import { probePrimary } from "./driver/replica-probe";
-import { id, record } from "./validate";
 import {
   applyMigrations,
   assertNotAhead,
@@ -34,15 +32,14 @@ import {
   ExperimentRepository,
   IcOperationRepository,
   PipelineRepository,
-  ENTITIES,
-  RECOVERED,
   type Database,
   type Executor,
   type ReapCounts,
   type RepositoryOptions,
   type ResetCounts,
-  reapStatements,
-  resetStatements,
+  reapStale,
+  resetAllTables,
+  resetExperimentStates,
 } from "./repositories";
 
 /** The five repositories, bound to the database or to one transaction. */
@@ -243,11 +240,7 @@ export class RFDatabaseBase extends Repositories {
    */
   async check(): Promise<CheckResult> {
     const scratch = this.#needScratch("check()");
-    try {
-      return await checkDatabase(this.#client, scratch);
-    } catch (err) {
-      throw mapDriverError(err, this.#options);
-    }
+    return this.#mapped(() => checkDatabase(this.#client, scratch));
   }
 
   #needScratch(what: string): () => Client {
@@ -263,11 +256,7 @@ export class RFDatabaseBase extends Repositories {
    * @example (await db.schemaState()).state // "current"
    */
   async schemaState(): Promise<SchemaState> {
-    try {
-      return await readSchemaState(this.#client);
-    } catch (err) {
-      throw mapDriverError(err, this.#options);
-    }
+    return this.#mapped(() => readSchemaState(this.#client));
   }
 
   /**
@@ -351,8 +340,13 @@ export class RFDatabaseBase extends Repositories {
    * ]);
    */
   async batch<U extends BatchItem<"sqlite">, T extends Readonly<[U, ...U[]]>>(queries: T): Promise<BatchResponse<T>> {
+    return this.#mapped(() => this.drizzle.batch(queries));
+  }
+
+  /** Runs `fn`, its driver errors mapped onto the typed errors (token scrubbed, database named). */
+  async #mapped<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return await this.drizzle.batch(queries);
+      return await fn();
     } catch (err) {
       throw mapDriverError(err, this.#options);
     }
@@ -364,26 +358,7 @@ export class RFDatabaseBase extends Repositories {
    * @example await db.resetAllTables({ experiments: true });
    */
   async resetAllTables(options: { experiments?: boolean } = {}): Promise<void> {
-    const o = options === undefined ? {} : record(options, "options");
-    if (o.experiments !== undefined && typeof o.experiments !== "boolean") {
-      // A truthy string must not delete every experiment.
-      throw new ValidationError(`options.experiments must be a boolean, got ${typeof o.experiments}`, {
-        field: "experiments",
-      });
-    }
-    const d = this.drizzle;
-    // Children first (the registry lists parents first); the root (experiments) only when asked.
-    const deletes = [...ENTITIES]
-      .reverse()
-      .filter((e) => o.experiments === true || e.root !== true)
-      .map((e) => d.delete(e.table));
-    // With the experiments goes the record of what was imported from the Python module (importable again).
-    const all: BatchItem<"sqlite">[] = o.experiments === true ? [...deletes, d.delete(legacyImports)] : deletes;
-    try {
-      await d.batch(all as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]]);
-    } catch (err) {
-      throw mapDriverError(err, this.#options);
-    }
+    return this.#mapped(() => resetAllTables(this.drizzle, options));
   }
 
   /**
@@ -399,18 +374,7 @@ export class RFDatabaseBase extends Repositories {
    * @example await db.resetExperimentStates(experimentId); // this run only
    */
   async resetExperimentStates(experimentId?: number): Promise<ResetCounts> {
-    const eid = experimentId === undefined ? undefined : id(experimentId, "experimentId");
-    const statements = resetStatements(this.drizzle, "interrupted: reset after a crash", new Date(), eid);
-    const run = statements.filter((q) => q !== null);
-    try {
-      const results = run.length > 0 ? await this.drizzle.batch(run as [(typeof run)[number], ...typeof run]) : [];
-      let i = 0;
-      return Object.fromEntries(
-        RECOVERED.map((e, k) => [e.key, statements[k] === null ? 0 : results[i++]!.length]),
-      ) as ResetCounts;
-    } catch (err) {
-      throw mapDriverError(err, this.#options);
-    }
+    return this.#mapped(() => resetExperimentStates(this.drizzle, experimentId));
   }
 
   /**
@@ -431,20 +395,7 @@ export class RFDatabaseBase extends Repositories {
    * @example const { actorTasks, icOperations, experiments } = await db.reapStale();
    */
   async reapStale(): Promise<ReapCounts> {
-    const groups = reapStatements(this.drizzle);
-    const all = [...groups.experiments, ...groups.pipelines, ...groups.actorTasks, ...groups.icOperations];
-    try {
-      const results = await this.drizzle.batch(all as [(typeof all)[number], ...typeof all]);
-      // Rows changed per group, in the order of `all` (pipelines are counted with their experiments).
-      const sizes = [groups.experiments, groups.pipelines, groups.actorTasks, groups.icOperations].map((g) => g.length);
-      const sums = sizes.map((n, g) => {
-        const from = sizes.slice(0, g).reduce((a, b) => a + b, 0);
-        return results.slice(from, from + n).reduce((sum, r) => sum + r.length, 0);
-      });
-      return { actorTasks: sums[2]!, icOperations: sums[3]!, experiments: sums[0]! };
-    } catch (err) {
-      throw mapDriverError(err, this.#options);
-    }
+    return this.#mapped(() => reapStale(this.drizzle));
   }
 
   /**
@@ -458,13 +409,12 @@ export class RFDatabaseBase extends Repositories {
     if (this.#config.syncUrl === undefined) {
       throw new ConfigError("db.sync() applies to an embedded replica: open a file: URL with syncUrl (and authToken)");
     }
-    try {
-      await probePrimary(this.#config.syncUrl, this.#config.requestTimeoutMs);
+    const syncUrl = this.#config.syncUrl;
+    return this.#mapped(async () => {
+      await probePrimary(syncUrl, this.#config.requestTimeoutMs);
       const r = await this.#client.sync();
       return { framesSynced: r?.frames_synced ?? 0, frameNo: r?.frame_no ?? 0 };
-    } catch (err) {
-      throw mapDriverError(err, this.#options);
-    }
+    });
   }
 
   /** Closes the connection. Further calls fail. */

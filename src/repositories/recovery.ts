@@ -6,13 +6,17 @@
  * so the counts are exact.
  */
 import { inArray, type SQL, sql } from "drizzle-orm";
+import type { BatchItem } from "drizzle-orm/batch";
+import { ValidationError } from "../errors";
+import { legacyImports } from "../schema/legacy-imports";
+import { id, record } from "../validate";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { actorTasks, DB_NOW_MS, experiments, icOperations, pipelines } from "../schema";
 import { exhaustedLease, expiredLease } from "./actor-task-repository";
-import type { Executor } from "./executor";
+import type { Database, Executor } from "./executor";
 import { exhaustedIcLease, expiredIcLease } from "./ic-operation-leases";
 import { ended, isoTime } from "./lease";
-import { ENTITIES, type RecoveredEntity } from "./registry";
+import { ENTITIES, type RecoveredEntity, type ResetCounts } from "./registry";
 import { updateOf } from "./update";
 
 /** The error of an experiment whose controller's lease ended: `controller lost: no heartbeat since <ISO time>`. */
@@ -115,4 +119,59 @@ export function resetStatements(d: Executor, reason: string, now: Date, experime
       .where(scope ? sql`${unfinished} and ${scope}` : unfinished)
       .returning({ id: entity.id });
   });
+}
+
+/** Runs queries as one atomic batch (one request remotely); no queries, no request. */
+async function batchOf(d: Database, queries: BatchItem<"sqlite">[]): Promise<unknown[][]> {
+  if (queries.length === 0) return [];
+  return (await d.batch(queries as [BatchItem<"sqlite">, ...BatchItem<"sqlite">[]])) as unknown[][];
+}
+
+/** `db.reapStale()`: runs {@link reapStatements} in one batch and counts the rows changed per group. */
+export async function reapStale(d: Database): Promise<ReapCounts> {
+  const groups = reapStatements(d);
+  const order = [groups.experiments, groups.pipelines, groups.actorTasks, groups.icOperations];
+  const results = await batchOf(d, order.flat());
+  // Rows changed per group, in batch order (pipelines are counted with their experiments).
+  let at = 0;
+  const [experimentRows, , taskRows, opRows] = order.map((group) =>
+    results.slice(at, (at += group.length)).reduce((sum, r) => sum + r.length, 0),
+  );
+  return { actorTasks: taskRows!, icOperations: opRows!, experiments: experimentRows! };
+}
+
+/** `db.resetExperimentStates(experimentId?)`: {@link resetStatements} in one batch, rows changed per entity. */
+export async function resetExperimentStates(d: Database, experimentId?: number): Promise<ResetCounts> {
+  const eid = experimentId === undefined ? undefined : id(experimentId, "experimentId");
+  const statements = resetStatements(d, "interrupted: reset after a crash", new Date(), eid);
+  const results = await batchOf(
+    d,
+    statements.filter((q) => q !== null),
+  );
+  let i = 0;
+  return Object.fromEntries(
+    RECOVERED.map((e, k) => [e.key, statements[k] === null ? 0 : results[i++]!.length]),
+  ) as ResetCounts;
+}
+
+/**
+ * `db.resetAllTables({ experiments? })`: deletes every row of the entities,
+ * children first (the registry lists parents first), in one batch; the root
+ * (experiments) only when asked — and with it the record of what was imported
+ * from the Python module, which makes those files importable again.
+ */
+export async function resetAllTables(d: Database, options: unknown): Promise<void> {
+  const o = options === undefined ? {} : record(options, "options");
+  if (o.experiments !== undefined && typeof o.experiments !== "boolean") {
+    // A truthy string must not delete every experiment.
+    throw new ValidationError(`options.experiments must be a boolean, got ${typeof o.experiments}`, {
+      field: "experiments",
+    });
+  }
+  const all = o.experiments === true;
+  const deletes: BatchItem<"sqlite">[] = [...ENTITIES]
+    .reverse()
+    .filter((e) => all || e.root !== true)
+    .map((e) => d.delete(e.table));
+  await batchOf(d, all ? [...deletes, d.delete(legacyImports)] : deletes);
 }
