@@ -134,9 +134,11 @@ export async function reapStale(d: Database): Promise<ReapCounts> {
   const results = await batchOf(d, order.flat());
   // Rows changed per group, in batch order (pipelines are counted with their experiments).
   let at = 0;
-  const [experimentRows, , taskRows, opRows] = order.map((group) =>
-    results.slice(at, (at += group.length)).reduce((sum, r) => sum + r.length, 0),
-  );
+  const [experimentRows, , taskRows, opRows] = order.map((group) => {
+    const rows = results.slice(at, at + group.length).reduce((sum, r) => sum + r.length, 0);
+    at += group.length;
+    return rows;
+  });
   return { actorTasks: taskRows!, icOperations: opRows!, experiments: experimentRows! };
 }
 
