@@ -154,6 +154,8 @@ describe.each(BACKENDS)("change feed on %s", (name) => {
     expect(pointer.rows[0]![0]).toBe(head0 + 200);
     // Bookkeeping, not part of the rows the package returns.
     expect(await db.pipelines.get(pid)).not.toHaveProperty("changeSeq");
+    const snap = await db.snapshot((await db.pipelines.get(pid))!.experimentId);
+    for (const row of [snap.experiment, ...snap.pipelines]) expect(row).not.toHaveProperty("changeSeq");
   });
 
   it("deletes leave tombstones, also through cascades, with the experiment of the deleted row", async () => {

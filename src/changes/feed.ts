@@ -16,8 +16,8 @@
  */
 import { and, eq, gt, lt, lte, max, sql } from "drizzle-orm";
 import { CursorExpiredError, mapDriverError, ValidationError } from "../errors";
-import type { Database, Executor, RepositoryOptions } from "../repositories";
-import { CompiledQuery, StatementCache } from "../repositories/engine";
+import type { Database } from "../repositories";
+import { CompiledQuery, StatementHolder } from "../repositories/engine";
 import { type ChangeEntity, type ChangeOp, changeLog, changeLogHorizon, DB_NOW_MS } from "../schema";
 import * as v from "../validate";
 
@@ -84,16 +84,7 @@ export function pageLimit(value: unknown, fallback: number, maxLimit: number, fi
  * for (const c of changes) console.log(c.entity, c.id, c.op, c.status);
  * cursor = next;
  */
-export class ChangeFeed {
-  readonly #statements: StatementCache;
-
-  constructor(
-    private readonly db: Executor,
-    private readonly options: RepositoryOptions = {},
-  ) {
-    this.#statements = new StatementCache(this, db);
-  }
-
+export class ChangeFeed extends StatementHolder {
   /**
    * The changes after `cursor` (0: from the beginning — every row's latest
    * change, plus tombstones not yet pruned), oldest first, at most `limit`,
@@ -118,7 +109,7 @@ export class ChangeFeed {
    * @example for await (const b of db.watch({ cursor: await db.changes.head() })) …
    */
   async head(): Promise<number> {
-    const stmt = this.#statements.get("head", () =>
+    const stmt = this.statements.get("head", () =>
       (this.db as Database)
         .select({ head: max(changeLog.seq) })
         .from(changeLog)
@@ -149,7 +140,7 @@ export class ChangeFeed {
         lte(cl.deletedAt, sql`${DB_NOW_MS} - ${p("olderThanMs")}`),
         lt(cl.seq, sql`(select max(${cl.seq}) from ${cl})`),
       );
-    const horizon = this.#statements.get("pruneHorizon", () =>
+    const horizon = this.statements.get("pruneHorizon", () =>
       d
         .insert(changeLogHorizon)
         .values({
@@ -162,7 +153,7 @@ export class ChangeFeed {
         })
         .prepare(),
     );
-    const remove = this.#statements.get("prune", () => d.delete(cl).where(expired()).prepare());
+    const remove = this.statements.get("prune", () => d.delete(cl).where(expired()).prepare());
     const values = { olderThanMs };
     const [, removed] = await this.#settle(
       CompiledQuery.batch([
@@ -179,7 +170,7 @@ export class ChangeFeed {
    * the same statement as the page, so the cursor returned is exact.
    */
   #since(key: string, byExperiment: boolean) {
-    return this.#statements.get(key, () => {
+    return this.statements.get(key, () => {
       const d = this.db as Database;
       const cl = changeLog;
       const after = gt(cl.seq, p("cursor"));

@@ -6,8 +6,8 @@
  */
 import { and, asc, eq, max, sql } from "drizzle-orm";
 import { mapDriverError, NotFoundError } from "../errors";
-import type { Database, Executor, RepositoryOptions } from "../repositories";
-import { CompiledQuery, StatementCache } from "../repositories/engine";
+import type { Database } from "../repositories";
+import { CompiledQuery, StatementHolder } from "../repositories/engine";
 import {
   ACTOR_TASK_STATUSES,
   type ActorTask,
@@ -51,16 +51,7 @@ export const SNAPSHOT_LIMITS = { runningTasks: 5000, pendingOperations: 1000 } a
 const p = sql.placeholder;
 
 /** Reads snapshots; its statements are compiled once per database (see the statement engine). */
-export class SnapshotReader {
-  readonly #statements: StatementCache;
-
-  constructor(
-    private readonly db: Executor,
-    private readonly options: RepositoryOptions = {},
-  ) {
-    this.#statements = new StatementCache(this, db);
-  }
-
+export class SnapshotReader extends StatementHolder {
   /**
    * One consistent read of experiment `experimentId`; NotFoundError when it does not exist.
    * @example const { experiment, pipelines, taskCounts, cursor } = await db.snapshot(experimentId);
@@ -96,11 +87,11 @@ export class SnapshotReader {
 
   #compiled() {
     const d = this.db as Database;
-    const get = this.#statements.get.bind(this.#statements);
+    const get = this.statements.get.bind(this.statements);
     return {
       experiment: get("experiment", () =>
         d
-          .select()
+          .select(rowColumns(experiments))
           .from(experiments)
           .where(eq(experiments.experimentId, p("id")))
           .limit(1)
@@ -108,7 +99,7 @@ export class SnapshotReader {
       ),
       pipelines: get("pipelines", () =>
         d
-          .select()
+          .select(rowColumns(pipelines))
           .from(pipelines)
           .where(eq(pipelines.experimentId, p("id")))
           .orderBy(asc(pipelines.pipelineId))

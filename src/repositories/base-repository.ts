@@ -4,9 +4,9 @@ import type { SQLiteColumn, SQLiteTable, SQLiteUpdateSetSource } from "drizzle-o
 import { type ErrorContext, InvalidTransitionError, mapDriverError, NotFoundError } from "../errors";
 import { rowColumns } from "../schema";
 import * as v from "../validate";
-import { type CompiledQuery, type RowOf, StatementCache } from "./engine";
+import { type CompiledQuery, type RowOf, StatementHolder } from "./engine";
 import type { Entity, RowOfEntity } from "./entity";
-import type { Database, Executor, RepositoryOptions } from "./executor";
+import type { Database } from "./executor";
 import type { Fields, InputSpec } from "./input";
 import { redactFields } from "./redact";
 import { updateOf } from "./update";
@@ -28,17 +28,9 @@ export type { Database, Executor, RepositoryOptions, Schema, Transaction } from 
  *   this.db.select().from(pipelines).where(and(eq(pipelines.experimentId, p("eid")), eq(pipelines.status, "failed"))).prepare());
  * return this.settle(stmt.all({ eid }));
  */
-export abstract class BaseRepository<E extends Entity = Entity> {
-  readonly #statements: StatementCache;
+export abstract class BaseRepository<E extends Entity = Entity> extends StatementHolder {
   /** The entity this repository stores (see entity.ts). */
   protected abstract readonly entity: E;
-
-  constructor(
-    protected readonly db: Executor,
-    protected readonly options: RepositoryOptions = {},
-  ) {
-    this.#statements = new StatementCache(this, db);
-  }
 
   /**
    * The row, or `null`.
@@ -79,7 +71,7 @@ export abstract class BaseRepository<E extends Entity = Entity> {
    * A key names one fixed statement of the repository class.
    */
   protected compiled<P>(key: string, build: () => P): CompiledQuery<RowOf<P>> {
-    return this.#statements.get(key, build);
+    return this.statements.get(key, build);
   }
 
   /** Awaits a started query, mapping any driver error to a typed one (no closure allocated). */

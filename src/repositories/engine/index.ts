@@ -12,6 +12,7 @@ export {
   forgetTemplates,
   renderedTemplates,
   StatementCache,
+  StatementHolder,
   statementsOf,
   type RowOf,
 } from "./statement-cache";

@@ -2,6 +2,7 @@ import { CompiledQuery } from "./compiled-query";
 import type { ExecBinding, QueryTemplate } from "./types";
 import { bindingOf } from "./drizzle-internals";
 import { generatedTemplate } from "./generated";
+import type { Executor, RepositoryOptions } from "../executor";
 
 /** The row type of a Drizzle prepared query (what its `all()` yields). */
 export type RowOf<P> = P extends { all(...args: never[]): Promise<Array<infer R>> } ? R : never;
@@ -113,5 +114,21 @@ export class StatementCache {
   #binding(): ExecBinding | undefined {
     if (this.#bound === undefined) this.#bound = bindingOf(this.#executor);
     return this.#bound ?? undefined;
+  }
+}
+
+/**
+ * What every holder of compiled statements shares (the repositories, the change
+ * feed, the snapshot reader): the executor it runs on (a Drizzle database or
+ * transaction), its error options, and its statement cache.
+ */
+export abstract class StatementHolder {
+  protected readonly statements: StatementCache;
+
+  constructor(
+    protected readonly db: Executor,
+    protected readonly options: RepositoryOptions = {},
+  ) {
+    this.statements = new StatementCache(this, db);
   }
 }
