@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { check, index, integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { oneOf, timestamp } from "./columns";
+import { timestamp } from "./columns";
 
 /**
  * What changed, as the change feed (`db.changes`) names it: the repository's
@@ -43,9 +43,10 @@ export const changeLog = sqliteTable(
     /** When the row was deleted (database clock); null unless `op` is delete. What pruning goes by. */
     deletedAt: timestamp("deleted_at"),
   },
+  // No CHECK on entity and op, unlike the entity tables: only the rendered triggers write this table,
+  // with constants, and a CHECK of `x in (<list>)` builds its list as a temporary B-tree on every
+  // row written — measured at ~4 µs per change, a third of what the log costs the hot path.
   (t) => [
-    check("change_log_entity_check", oneOf(t.entity, CHANGE_ENTITIES)),
-    check("change_log_op_check", oneOf(t.op, CHANGE_OPS)),
     // changes.prune(): tombstones older than the retention. Partial, so live rows (every hot-path change)
     // never touch it; since() reads by seq (the rowid) and needs no index of its own.
     index("change_log_tombstones_idx").on(t.deletedAt).where(sql`${t.op} = 'delete'`),
