@@ -27,6 +27,9 @@
  *               reads the dashboard (countByStatus, snapshot) from an embedded
  *               replica it pulls, and the same reads from the primary: p50/p99
  *               of each, the pull, and how far behind the replica was;
+ *   changelog   the change log's cost on the fused hot path: fresh processes on
+ *               the migrated template and on a copy without its triggers,
+ *               alternated; with ÷ without (tasks/s, CPU per task), WAL pages;
  *   dashboards  countByStatus and the status summary at 10k … 1M tasks per
  *               experiment (--dashboards=…,10M to add 10M: ~1 GB, ~1 min).
  *
@@ -50,6 +53,7 @@ import { makePlan } from "./lib/make-plan";
 import { evaluateGoals, renderChart, renderMarkdown, type Results } from "./lib/report";
 import { LONG_SHAPE, REFERENCE_SHAPE } from "./lib/workload";
 import { benchImports } from "./sections/coldstart";
+import { benchChangeLog } from "./sections/changelog";
 import { benchDashboards } from "./sections/dashboards";
 import { benchFresh, moduleTemplate, type FreshKind } from "./sections/fresh";
 import { benchProfile } from "./sections/profile";
@@ -65,7 +69,18 @@ const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const opt = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split("=")[1];
 const quick = flag("quick");
-const ALL = ["fresh", "imports", "profile", "sqld", "requests", "concurrent", "scaleout", "replica", "dashboards"];
+const ALL = [
+  "fresh",
+  "imports",
+  "profile",
+  "sqld",
+  "requests",
+  "concurrent",
+  "scaleout",
+  "replica",
+  "changelog",
+  "dashboards",
+];
 const only = new Set((opt("only") ?? ALL.join(",")).split(","));
 for (const s of only) if (!ALL.includes(s)) throw new Error(`unknown section ${s} (${ALL.join(", ")})`);
 const rounds = Number(opt("rounds") ?? (quick ? 3 : 9));
@@ -158,6 +173,7 @@ async function main(): Promise<void> {
       concurrent: [],
       scaleOut: [],
       replica: null,
+      changeLog: null,
       dashboards: null,
     };
 
@@ -214,6 +230,12 @@ async function main(): Promise<void> {
       "replica",
       `dashboard reads from an embedded replica while ${replicaProcesses} actor processes write ${replicaTasks} tasks to the primary`,
       () => benchReplicaReads({ built, processes: replicaProcesses, tasks: replicaTasks, pipelines: 8, log }),
+    );
+    r.changeLog = await section(
+      "changelog",
+      "the change log on the fused hot path, with and without its triggers",
+      () =>
+        benchChangeLog({ setup, shape: LONG_SHAPE, rounds: Number(opt("changelog-rounds") ?? (quick ? 3 : 9)), log }),
     );
     r.dashboards = await section(
       "dashboards",

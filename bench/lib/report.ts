@@ -1,5 +1,6 @@
 /** Turns the results into the markdown of BENCHMARKS.md's generated block, and the SVG chart. */
 import type { ImportResult } from "../sections/coldstart";
+import { type ChangeLogResult, renderChangeLog } from "../sections/changelog";
 import type { DashboardResult } from "../sections/dashboards";
 import type { ReplicaResult } from "../sections/replica";
 import { FRESH_LABEL, type FreshContenderResult, type FreshShapeResult } from "../sections/fresh";
@@ -40,6 +41,8 @@ export interface Results {
   scaleOut: ScaleOutRow[];
   /** Dashboard reads from an embedded replica during a scale-out run (absent in older records). */
   replica?: ReplicaResult | null;
+  /** Older records have none. */
+  changeLog?: ChangeLogResult | null;
   dashboards: DashboardResult | null;
   goals: Goal[];
 }
@@ -634,6 +637,7 @@ export function renderMarkdown(r: Results): string {
     );
     out.push("");
   }
+  if (r.changeLog) out.push(...renderChangeLog(r.changeLog));
   if (r.dashboards) {
     const d = r.dashboards;
     out.push("### Dashboards at scale: one experiment with N tasks");
