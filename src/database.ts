@@ -28,6 +28,7 @@ import {
 import {
   ActorTaskRepository,
   DEFAULT_REDACT_KEYS,
+  PAGE_ROWS,
   ContextRepository,
   ExperimentRepository,
   IcOperationRepository,
@@ -115,7 +116,12 @@ export class RFDatabaseBase extends Repositories {
   readonly changes: ChangeFeed;
 
   protected constructor(client: Client, config: ResolvedConfig, orm: Database) {
-    const options = { secret: config.authToken, database: databaseLabel(config), redactKeys: config.redactKeys };
+    const options = {
+      secret: config.authToken,
+      database: databaseLabel(config),
+      redactKeys: config.redactKeys,
+      pageRows: config.kind === "remote" ? PAGE_ROWS.remote : PAGE_ROWS.local,
+    };
     super(orm, options);
     this.#client = client;
     this.#options = options;

@@ -43,6 +43,8 @@ export {
   type FlatConfig,
   type LineageEntry,
   type PipelineProgress,
+  PAGE_ROWS,
+  type PageOptions,
   type PipelineSummary,
   type Transaction,
   canonicalJson,

@@ -59,12 +59,14 @@ const EXPECTED: Record<string, RegExp> = {
   "contexts.getByHash": /SEARCH contexts USING INDEX contexts_hash_idx/,
   "pipelines.get": /SEARCH pipelines USING INTEGER PRIMARY KEY/,
   "pipelines.list": /SEARCH pipelines USING INDEX pipelines_(experiment|summary)_idx/,
-  "pipelines.listSummaries": /SEARCH pipelines USING COVERING INDEX pipelines_summary_idx \(experiment_id=\?\)/,
+  // Keyset pages (src/repositories/paging.ts): the id range follows the equality in the same index.
+  "pipelines.listSummaries":
+    /SEARCH pipelines USING COVERING INDEX pipelines_summary_idx \(experiment_id=\? AND pipeline_id>\?\)/,
   "pipelines.getByMetricRunId": /SEARCH pipelines USING INDEX pipelines_metric_run_idx/,
   "pipelines.lineage": /SEARCH \w+ USING (COVERING )?INDEX pipelines_parent_idx/,
   "actorTasks.get": /SEARCH actor_tasks USING INTEGER PRIMARY KEY/,
   "actorTasks.listRunning":
-    /SEARCH actor_tasks USING INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
+    /SEARCH actor_tasks USING INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\? AND rowid>\?\)/,
   "actorTasks.claimNext":
     /SEARCH actor_tasks USING (COVERING )?INDEX actor_tasks_experiment_status_idx \(experiment_id=\? AND status=\?\)/,
   "actorTasks.countCompletedByActor":
@@ -74,7 +76,10 @@ const EXPECTED: Record<string, RegExp> = {
   // The trigger-kept counters (src/schema/task-counts.ts): one row by primary key, whatever the tasks.
   "actorTasks.countByStatus": /SEARCH actor_task_counts USING INTEGER PRIMARY KEY \(rowid=\?\)/,
   "icOperations.get": /SEARCH interactive_control USING INTEGER PRIMARY KEY/,
-  "icOperations.listPending": /SEARCH interactive_control USING (COVERING )?INDEX interactive_control_status_idx/,
+  // With statistics saying most operations are pending (the skewed set), the planner reads them in id
+  // order from the table instead: the same rows, from the page's first id, no sort.
+  "icOperations.listPending":
+    /SEARCH interactive_control USING ((COVERING )?INDEX interactive_control_status_idx \(status=\? AND ic_id>\?\)|INTEGER PRIMARY KEY \(rowid>\?\))/,
   "icOperations.claimNext": /SEARCH interactive_control USING (COVERING )?INDEX interactive_control_status_idx/,
 };
 
@@ -170,6 +175,7 @@ describe.each([
       "refusal",
       "completion",
       "completed",
+      "paged",
     ]);
     const classes: [Repo, { prototype: object }][] = [
       ["experiments", ExperimentRepository],

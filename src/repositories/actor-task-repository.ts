@@ -3,7 +3,7 @@
  * input and its lifecycle (start/complete/fail/completeWithProgress/
  * heartbeat) are in actor-task-lifecycle.ts; the lease policy in lease.ts.
  */
-import { and, count, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, count, eq, gte, inArray, type SQL, sql } from "drizzle-orm";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import {
   ACTOR_TASK_STATUSES,
@@ -27,6 +27,7 @@ import {
 import { type AdvanceProgressInput, progressDeltaInput } from "./pipeline-repository";
 import { CompiledQuery } from "./engine";
 import { expiredLeaseOf, expiryMessage, leaseEnd, leaseMs, options } from "./lease";
+import { type PageOptions, pageOf } from "./paging";
 import { updateOf } from "./update";
 
 export {
@@ -92,14 +93,22 @@ export class ActorTaskRepository extends ActorTaskLifecycle {
   }
 
   /**
-   * The experiment's tasks in `in_progress`, by id (index `actor_tasks_experiment_status_idx`).
+   * The experiment's tasks in `in_progress`, by id (index `actor_tasks_experiment_status_idx`);
+   * `{ limit, afterId }` reads one keyset page (paging.ts).
    * @example const running = await db.actorTasks.listRunning(experimentId);
    */
-  async listRunning(experimentId: number): Promise<ActorTask[]> {
+  async listRunning(experimentId: number, page?: PageOptions): Promise<ActorTask[]> {
     const eid = v.id(experimentId, "experimentId");
-    const running = () => and(eq(t.experimentId, p("experimentId")), eq(t.status, "in_progress"));
-    const stmt = this.rows("listRunning", () => ({ where: running(), orderBy: t.taskId }));
-    return this.settle(stmt.all({ experimentId: eid }));
+    const pg = pageOf(page);
+    const running = () =>
+      and(eq(t.experimentId, p("experimentId")), eq(t.status, "in_progress"), gte(t.taskId, p("bound")));
+    const stmt = this.rows("listRunning", () => ({ where: running(), orderBy: t.taskId, limit: p("n") }));
+    return this.paged(
+      pg,
+      "asc",
+      (r) => r.taskId,
+      (bound, n) => stmt.all({ experimentId: eid, bound, n }),
+    );
   }
 
   /**

@@ -9,6 +9,7 @@ import type { Entity, RowOfEntity } from "./entity";
 import type { Database } from "./executor";
 import type { Fields, InputSpec } from "./input";
 import { redactFields } from "./redact";
+import { PAGE_ROWS, type PageOptions, readPages } from "./paging";
 import { updateOf } from "./update";
 
 export type { Database, Executor, RepositoryOptions, Schema, Transaction } from "./executor";
@@ -72,6 +73,22 @@ export abstract class BaseRepository<E extends Entity = Entity> extends Statemen
    */
   protected compiled<P>(key: string, build: () => P): CompiledQuery<RowOf<P>> {
     return this.statements.get(key, build);
+  }
+
+  /**
+   * A list read in keyset pages (paging.ts): `fetch(bound, n)` runs the
+   * list's statement for ids from `bound` on (to `bound`, descending), at most
+   * `n` rows; `page` is the caller's `{ limit, afterId }`, already checked.
+   */
+  protected paged<T>(
+    page: PageOptions,
+    order: "asc" | "desc",
+    idOf: (row: T) => number,
+    fetch: (bound: number, n: number) => Promise<T[]>,
+  ): Promise<T[]> {
+    return readPages(page, this.options.pageRows ?? PAGE_ROWS.local, order, idOf, (bound, n) =>
+      this.settle(fetch(bound, n)),
+    );
   }
 
   /** Awaits a started query, mapping any driver error to a typed one (no closure allocated). */

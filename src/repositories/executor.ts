@@ -17,4 +17,6 @@ export interface RepositoryOptions {
   database?: string | undefined;
   /** Keys whose string values are stored as "***" in JSON configs (redact.ts); default DEFAULT_REDACT_KEYS. */
   redactKeys?: RegExp | undefined;
+  /** Rows per statement when a list is read whole (paging.ts); default PAGE_ROWS.local. */
+  pageRows?: number | undefined;
 }

@@ -1,4 +1,4 @@
-import { desc, eq, sql } from "drizzle-orm";
+import { desc, eq, gt, lte, sql } from "drizzle-orm";
 import { ValidationError } from "../errors";
 import {
   actorTasks,
@@ -17,6 +17,7 @@ import { defineEntity } from "./entity";
 import { field, type InputOf, inputSpec } from "./input";
 import { ended, leaseEnd, leaseMs, options } from "./lease";
 import { LifecycleRepository } from "./lifecycle";
+import { PAGE_ROWS, type PageOptions, pageOf } from "./paging";
 import { updateOf } from "./update";
 
 const p = sql.placeholder;
@@ -178,13 +179,21 @@ export class ExperimentRepository extends LifecycleRepository<typeof experimentE
   }
 
   /**
-   * The `limit` most recent experiments, newest first.
+   * The `limit` most recent experiments, newest first; or, given
+   * `{ limit?, afterId? }`, one keyset page of them (those older than `afterId`).
    * @example for (const e of await db.experiments.listRecent(5)) console.log(e.experimentId, e.status);
+   * @example const older = await db.experiments.listRecent({ limit: 5, afterId: oldestShown });
    */
-  async listRecent(limit: number): Promise<Experiment[]> {
-    const n = v.count(limit, "limit");
-    const stmt = this.rows("listRecent", () => ({ orderBy: desc(experiments.experimentId), limit: p("limit") }));
-    return (await this.settle(stmt.all({ limit: n }))).map((row) => withAlias(row)!);
+  async listRecent(limit: number | PageOptions): Promise<Experiment[]> {
+    const pg = typeof limit === "number" ? pageOf({ limit }) : pageOf(limit ?? {}, "limit");
+    const stmt = this.rows("listRecent", () => ({
+      where: lte(experiments.experimentId, p("bound")),
+      orderBy: desc(experiments.experimentId),
+      limit: p("n"),
+    }));
+    const fetch = (bound: number, n: number) => stmt.all({ bound, n });
+    const rows = await this.paged(pg, "desc", (r) => r.experimentId, fetch);
+    return rows.map((row) => withAlias(row)!);
   }
 
   /**
@@ -199,19 +208,41 @@ export class ExperimentRepository extends LifecycleRepository<typeof experimentE
   }
 
   /**
-   * Every distinct experiment name, alphabetically.
+   * Every distinct experiment name, alphabetically; `{ limit, afterName }`
+   * reads one keyset page (the names after `afterName`). Read in pages like
+   * every list (paging.ts), over `experiments_name_idx`.
    * @example const names = await db.experiments.listNames(); // ["a", "b"]
+   * @example const next = await db.experiments.listNames({ limit: 50, afterName: "sweep-7" });
    */
-  async listNames(): Promise<string[]> {
+  async listNames(page?: { limit?: number; afterName?: string }): Promise<string[]> {
+    const o = page === undefined ? {} : v.record(page, "page");
+    for (const k of Object.keys(o))
+      if (k !== "limit" && k !== "afterName")
+        throw new ValidationError(`page.${k} is not an option (known: limit, afterName)`, { field: k });
+    const { limit } = pageOf(o.limit === undefined ? {} : { limit: o.limit });
+    // Names are never empty (experimentInput), so "" is before every one of them.
+    let after = o.afterName === undefined ? "" : v.text(o.afterName, "afterName");
     const stmt = this.compiled("listNames", () =>
       this.db
         .selectDistinct({ name: experiments.experimentName })
         .from(experiments)
+        .where(gt(experiments.experimentName, p("after")))
         .orderBy(experiments.experimentName)
+        .limit(p("n"))
         .prepare(),
     );
-    const rows = await this.settle(stmt.all());
-    return rows.map((r) => r.name);
+    // Names have no id: the keyset is the name itself (same paging as readPages, by hand).
+    const size = this.options.pageRows ?? PAGE_ROWS.local;
+    const out: string[] = [];
+    for (let remaining = limit ?? Number.POSITIVE_INFINITY; remaining > 0; ) {
+      const n = Math.min(remaining, size);
+      const rows = await this.settle(stmt.all({ after, n }));
+      for (const r of rows) out.push(r.name);
+      if (rows.length < n) break;
+      remaining -= rows.length;
+      after = rows[rows.length - 1]!.name;
+    }
+    return out;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { asc, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, gte, lte, sql } from "drizzle-orm";
 import { InvalidTransitionError, NotFoundError, ValidationError } from "../errors";
 // One name inside the package: "IC operation" (icOperations, IcOperation…); the SQL table keeps the
 // Python module's name `interactive_control`, and the schema still exports `interactiveControl` as an alias.
@@ -21,6 +21,7 @@ import { applyOperation } from "./ic-apply";
 import { IcOperationLeases } from "./ic-operation-leases";
 import { field, type InputOf, inputSpec } from "./input";
 import { insertSelect } from "./insert-select";
+import { type PageOptions, pageOf } from "./paging";
 import { redactFields } from "./redact";
 
 const p = sql.placeholder;
@@ -176,23 +177,44 @@ export class IcOperationRepository extends IcOperationLeases<typeof icOperationE
       { field: "experimentId" },
     );
   }
+
   /**
-   * Pending operations, oldest first.
+   * Pending operations, oldest first (index `interactive_control_status_idx`);
+   * `{ limit, afterId }` reads one keyset page (paging.ts).
    * @example for (const op of await db.icOperations.listPending()) console.log(op.operation, op.pipelineId);
+   * @example const first = await db.icOperations.listPending({ limit: 100 });
    */
-  async listPending(): Promise<IcOperation[]> {
-    const pending = () => eq(icOperations.status, "pending");
-    const stmt = this.rows("listPending", () => ({ where: pending(), orderBy: asc(icOperations.icId) }));
-    return this.settle(stmt.all());
+  async listPending(page?: PageOptions): Promise<IcOperation[]> {
+    const pg = pageOf(page);
+    const pending = () => and(eq(icOperations.status, "pending"), gte(icOperations.icId, p("bound")));
+    const stmt = this.rows("listPending", () => ({ where: pending(), orderBy: asc(icOperations.icId), limit: p("n") }));
+    return this.paged(
+      pg,
+      "asc",
+      (r) => r.icId,
+      (bound, n) => stmt.all({ bound, n }),
+    );
   }
 
   /**
-   * Every operation, newest first.
+   * Every operation, newest first; `{ limit, afterId }` reads one keyset page
+   * (the operations older than `afterId`).
    * @example const history = await db.icOperations.listAll();
+   * @example const older = await db.icOperations.listAll({ limit: 20, afterId: oldestShown });
    */
-  async listAll(): Promise<IcOperation[]> {
-    const stmt = this.rows("listAll", () => ({ orderBy: desc(icOperations.icId) }));
-    return this.settle(stmt.all());
+  async listAll(page?: PageOptions): Promise<IcOperation[]> {
+    const pg = pageOf(page);
+    const stmt = this.rows("listAll", () => ({
+      where: lte(icOperations.icId, p("bound")),
+      orderBy: desc(icOperations.icId),
+      limit: p("n"),
+    }));
+    return this.paged(
+      pg,
+      "desc",
+      (r) => r.icId,
+      (bound, n) => stmt.all({ bound, n }),
+    );
   }
 
   /**

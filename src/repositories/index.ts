@@ -15,3 +15,4 @@ export * from "./input";
 export * from "./lifecycle";
 export * from "./registry";
 export * from "./update";
+export * from "./paging";

@@ -1,4 +1,4 @@
-import { asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, gte, sql } from "drizzle-orm";
 import { ValidationError } from "../errors";
 import { PIPELINE_STATUSES, PIPELINE_TRANSITIONS, pipelines, type Pipeline, type PipelineStatus } from "../schema";
 import { statusesLeadingTo } from "../schema/transitions";
@@ -7,6 +7,7 @@ import { slot } from "./base-repository";
 import { defineEntity } from "./entity";
 import { field, type InputOf, inputSpec } from "./input";
 import { LifecycleRepository } from "./lifecycle";
+import { type PageOptions, pageOf } from "./paging";
 import { configViews } from "./pipeline-config";
 import { type LineageEntry, lineageQuery, type PipelineSummary, summaryFields } from "./pipeline-summary";
 import { updateOf } from "./update";
@@ -169,19 +170,27 @@ export class PipelineRepository extends LifecycleRepository<typeof pipelineEntit
    * The experiment's pipelines without their configurations (no JSON column,
    * no opaque payload), ordered by id — what a dashboard polls. Read from the
    * covering index `pipelines_summary_idx` alone: no table row is touched.
+   * `{ limit, afterId }` reads one keyset page (paging.ts).
    * @example for (const s of await db.pipelines.listSummaries(eid)) console.log(s.pipelineId, s.status, s.shardsCompleted);
    */
-  async listSummaries(experimentId: number): Promise<PipelineSummary[]> {
+  async listSummaries(experimentId: number, page?: PageOptions): Promise<PipelineSummary[]> {
     const eid = v.id(experimentId, "experimentId");
+    const pg = pageOf(page);
     const stmt = this.compiled("listSummaries", () =>
       this.db
         .select(summaryFields)
         .from(pipelines)
-        .where(eq(pipelines.experimentId, p("experimentId")))
+        .where(and(eq(pipelines.experimentId, p("experimentId")), gte(pipelines.pipelineId, p("bound"))))
         .orderBy(asc(pipelines.pipelineId))
+        .limit(p("n"))
         .prepare(),
     );
-    return this.settle(stmt.all({ experimentId: eid }));
+    return this.paged(
+      pg,
+      "asc",
+      (r) => r.pipelineId,
+      (bound, n) => stmt.all({ experimentId: eid, bound, n }),
+    );
   }
 
   /**
@@ -214,14 +223,22 @@ export class PipelineRepository extends LifecycleRepository<typeof pipelineEntit
   }
 
   /**
-   * The experiment's pipelines, ordered by id (index `pipelines_experiment_idx`).
+   * The experiment's pipelines, ordered by id (index `pipelines_experiment_idx`);
+   * `{ limit, afterId }` reads one keyset page (paging.ts).
    * @example for (const pl of await db.pipelines.list(experimentId)) console.log(pl.pipelineName, pl.status);
+   * @example const next = await db.pipelines.list(experimentId, { limit: 50, afterId: lastSeen });
    */
-  async list(experimentId: number): Promise<Pipeline[]> {
+  async list(experimentId: number, page?: PageOptions): Promise<Pipeline[]> {
     const eid = v.id(experimentId, "experimentId");
-    const where = () => eq(pipelines.experimentId, p("experimentId"));
-    const stmt = this.rows("list", () => ({ where: where(), orderBy: asc(pipelines.pipelineId) }));
-    return this.settle(stmt.all({ experimentId: eid }));
+    const pg = pageOf(page);
+    const where = () => and(eq(pipelines.experimentId, p("experimentId")), gte(pipelines.pipelineId, p("bound")));
+    const stmt = this.rows("list", () => ({ where: where(), orderBy: asc(pipelines.pipelineId), limit: p("n") }));
+    return this.paged(
+      pg,
+      "asc",
+      (r) => r.pipelineId,
+      (bound, n) => stmt.all({ experimentId: eid, bound, n }),
+    );
   }
 
   /**

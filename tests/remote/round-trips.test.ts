@@ -112,6 +112,7 @@ function publicMethods(cls: { prototype: object }): string[] {
     "refusal",
     "completion",
     "completed",
+    "paged",
   ]);
   const names = new Set<string>();
   for (let proto = cls.prototype; proto !== Object.prototype; proto = Object.getPrototypeOf(proto)) {
