@@ -13,16 +13,21 @@
  * - watch: only non-empty batches, ends on abort in the middle of a wait, no
  *   timer left behind; snapshot: one consistent read with the feed's cursor;
  * - the migrated triggers are exactly what CHANGE_FEED_TABLES renders, beside
- *   the transition triggers (both sets, nothing else).
+ *   the transition and task-count triggers (the three sets, nothing else);
+ * - every statement of the feed and the snapshot is index-backed.
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Change, CursorExpiredError, NotFoundError, type RFDatabase, ValidationError } from "../src/index";
+import { type Change, CursorExpiredError, NotFoundError, RFDatabase, ValidationError } from "../src/index";
 import { CHANGE_FEED_TABLES, changeTriggerNames, renderChangeTriggers } from "../src/schema/change-triggers";
 import { renderTaskCountTriggers } from "../src/schema/task-counts";
 import { transitionTriggerNames } from "../src/schema/transitions";
 import { BACKENDS, openBackend, type Backend } from "./support/backends";
 import { makeExperiment, makePipeline } from "./support/factories";
-import { CALLS, seedRows } from "./support/repository-calls";
+import { CALLS, type Captured, capture, seedRows } from "./support/repository-calls";
 
 type Row = Record<string, unknown>;
 
@@ -345,5 +350,54 @@ describe("the change-log triggers and CHANGE_FEED_TABLES cannot drift", () => {
         f.table,
       ).toContain("change_seq");
     }
+  });
+});
+
+describe("the feed's statements are index-backed (EXPLAIN QUERY PLAN on a file)", () => {
+  let dir: string;
+  let db: RFDatabase;
+  let raw: Database.Database;
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "rf-feed-plans-"));
+    db = await RFDatabase.open({ url: `file:${join(dir, "plans.db")}` });
+    // The planner's defaults (no ANALYZE): what every deployment starts with.
+    await seedRows(db);
+    raw = new Database(join(dir, "plans.db"));
+  });
+  afterAll(async () => {
+    raw?.close();
+    await db?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const plan = (s: Captured) =>
+    (raw.prepare(`EXPLAIN QUERY PLAN ${s.sql}`).all(s.args as never[]) as { detail: string }[]).map((r) => r.detail);
+
+  it.each([
+    ["since", (d: RFDatabase) => d.changes.since(3), /SEARCH change_log USING INTEGER PRIMARY KEY \(rowid>\?\)/],
+    [
+      "since (experiment)",
+      (d: RFDatabase) => d.changes.since(3, { experimentId: 1 }),
+      /SEARCH change_log USING INTEGER PRIMARY KEY \(rowid>\?\)/,
+    ],
+    ["head", (d: RFDatabase) => d.changes.head(), /SEARCH change_log/],
+    [
+      "prune",
+      (d: RFDatabase) => d.changes.prune(),
+      /SEARCH change_log USING (COVERING )?INDEX change_log_tombstones_idx/,
+    ],
+    ["snapshot", (d: RFDatabase) => d.snapshot(1), /SEARCH actor_tasks USING INDEX actor_tasks_experiment_status_idx/],
+  ] as const)("%s", async (_name, call, expected) => {
+    const statements = await capture(db.client, () => call(db));
+    const lines = statements.flatMap(plan);
+    expect(
+      lines.some((l) => expected.test(l)),
+      lines.join(" / "),
+    ).toBe(true);
+    // No full scan of a table that grows (the horizon table has one row), no sort in a temporary B-tree.
+    const bad = lines.filter(
+      (l) => (/^SCAN /.test(l) && !/^SCAN (change_log_horizon|page)\b/.test(l)) || /USE TEMP B-TREE/.test(l),
+    );
+    expect(bad, lines.join(" / ")).toEqual([]);
   });
 });
