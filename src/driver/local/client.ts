@@ -2,15 +2,15 @@
  * LocalClient: the `Client` Drizzle talks to for a local file or `:memory:`
  * (why it exists: index.ts). It decides who uses the one connection when —
  * the fast path on the calling tick, the FIFO mutex for transactions and
- * batches, busy retries under the shared policy — and leaves the work itself
- * to Connection.
+ * batches, busy retries under the shared policy (retries.ts) — and leaves
+ * the work to Connection.
  */
 import { LibsqlError } from "@libsql/core/api";
 import type { Client, InArgs, InStatement, Replicated, ResultSet, Transaction, TransactionMode } from "@libsql/client";
-import { type RetryHooks, retryWhileLocked, WakeableSleeps } from "../busy-retry";
+import { WakeableSleeps } from "../busy-retry";
 import { checkMode, Connection, normalizeStmt } from "./connection";
 import { EventLoopBudget, nextTurn } from "./event-loop-budget";
-import { clientClosedError, isBusyError, toLibsqlError } from "./libsql-errors";
+import { clientClosedError, isBusyError } from "./libsql-errors";
 import { AsyncMutex } from "./mutex";
 import {
   type EffectiveOptions,
@@ -19,6 +19,7 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from "./options";
+import { ConnectionRetries } from "./retries";
 import { LocalTransaction } from "./transaction";
 
 /**
@@ -35,6 +36,7 @@ export class LocalClient implements Client {
   #mutex = new AsyncMutex();
   #tx: LocalTransaction | null = null;
   readonly #sleeps = new WakeableSleeps();
+  readonly #retries: ConnectionRetries;
   readonly #budget = new EventLoopBudget();
   /** A BEGIN issued through execute() (not transaction()) is open: no busy retries then. */
   #manualTx = false;
@@ -42,6 +44,7 @@ export class LocalClient implements Client {
   constructor(options: LocalClientOptions) {
     this.#o = resolveOptions(options);
     this.#conn = new Connection(this.#o);
+    this.#retries = new ConnectionRetries(this.#o.retry, this.#sleeps, (c) => this.#replaceBusyConnection(c));
   }
 
   /** The options in effect (defaults filled in). */
@@ -77,7 +80,7 @@ export class LocalClient implements Client {
       return Promise.resolve(rs);
     } catch (e) {
       if (conn.lastKind === "transaction") this.#manualTx = conn.inTransaction;
-      if (retry && this.#o.retry !== null && isBusyError(e)) return this.#retryExecute(conn, sql, a, e);
+      if (retry && this.#o.retry !== null && isBusyError(e)) return this.#executeQueued(sql, a, conn, e);
       return Promise.reject(e);
     }
   }
@@ -90,22 +93,17 @@ export class LocalClient implements Client {
     }
   }
 
-  async #executeQueued(sql: string, a: InArgs | undefined): Promise<ResultSet> {
+  /**
+   * Waits for the connection (FIFO). `failed`: the fast path's attempt failed
+   * with SQLITE_BUSY on `conn`; it is retried holding the connection, so later
+   * calls stay in call order.
+   */
+  async #executeQueued(sql: string, a: InArgs | undefined, conn?: Connection, failed?: unknown): Promise<ResultSet> {
     const m = await this.#lock();
     try {
-      const conn = this.#conn;
-      const retry = !this.#manualTx;
-      return await this.#retrying(conn, () => this.#runTracked(conn, sql, a), retry);
-    } finally {
-      m.release();
-    }
-  }
-
-  async #retryExecute(conn: Connection, sql: string, a: InArgs | undefined, first: unknown): Promise<ResultSet> {
-    // Hold the connection while retrying so later calls stay in call order.
-    const m = await this.#lock();
-    try {
-      return await this.#retrying(conn, () => this.#runTracked(conn, sql, a), true, first);
+      const c = conn ?? this.#conn;
+      const retry = conn !== undefined || !this.#manualTx;
+      return await this.#retries.run(c, () => this.#runTracked(c, sql, a), retry, failed);
     } finally {
       m.release();
     }
@@ -137,48 +135,9 @@ export class LocalClient implements Client {
   }
 
   /**
-   * Runs `op` under the busy-retry policy (src/driver/busy-retry.ts): while
-   * it fails with SQLITE_BUSY/SQLITE_LOCKED it is run again after a backoff
-   * on a timer, within `busyRetry.maxWaitMs`. Only for operations that wrote
-   * nothing when they failed: an autocommit statement, a BEGIN, a whole
-   * batch. `first`: `op` already failed once with it.
-   */
-  #retrying<T>(conn: Connection, op: () => T, retry = true, first?: unknown): Promise<T> {
-    const cfg = this.#o.retry;
-    if (retry && cfg !== null) return retryWhileLocked(op, cfg, this.#retryHooks(conn), first);
-    if (first !== undefined) return Promise.reject(first);
-    try {
-      return Promise.resolve(op());
-    } catch (e) {
-      return Promise.reject(e);
-    }
-  }
-
-  /** The hooks for retries on `conn` (made once per connection: batches and queued calls use them). */
-  #retryHooks(conn: Connection): RetryHooks {
-    if (this.#hooksConn === conn && this.#hooks !== undefined) return this.#hooks;
-    this.#hooksConn = conn;
-    this.#hooks = {
-      retryable: isBusyError,
-      sleep: this.#sleeps.sleep,
-      beforeAttempt: () => {
-        if (conn.closed) throw clientClosedError();
-      },
-      onGiveUp: () => this.#replaceBusyConnection(conn),
-    };
-    return this.#hooks;
-  }
-
-  #hooks: RetryHooks | undefined;
-  #hooksConn: Connection | undefined;
-
-  /**
-   * After retries gave up on SQLITE_BUSY, the statement that failed is still
-   * active inside libsql (it cannot be reset without running it), and an
-   * active statement makes every later COMMIT on the connection fail with
-   * "SQL statements in progress". Swap in a fresh connection; the old one is
-   * closed (libsql frees it once its statements are collected). Files only:
-   * a `:memory:` database has no other writer to be busy with.
+   * Retries gave up on SQLITE_BUSY: the failed statement stays active inside
+   * libsql and would make every later COMMIT fail (F1, retries.ts), so a fresh
+   * connection replaces this one. Files only: `:memory:` has no other writer.
    */
   #replaceBusyConnection(conn: Connection): void {
     if (this.#o.memory || conn !== this.#conn || conn.closed || conn.inTransaction) return;
@@ -201,7 +160,7 @@ export class LocalClient implements Client {
     try {
       const conn = this.#conn;
       // A failed batch was rolled back, so replaying it whole is safe.
-      return await this.#retrying(conn, () => conn.batch(list, mode), !this.#manualTx);
+      return await this.#retries.run(conn, () => conn.batch(list, mode), !this.#manualTx);
     } finally {
       m.release();
     }
@@ -214,7 +173,7 @@ export class LocalClient implements Client {
     const conn = this.#conn;
     try {
       conn.internal("PRAGMA foreign_keys = OFF");
-      return await this.#retrying(conn, () => conn.batch(list, "deferred"), !this.#manualTx);
+      return await this.#retries.run(conn, () => conn.batch(list, "deferred"), !this.#manualTx);
     } finally {
       try {
         if (!conn.closed) conn.internal("PRAGMA foreign_keys = ON");
@@ -236,7 +195,7 @@ export class LocalClient implements Client {
     const m = await this.#lock();
     const conn = this.#conn;
     try {
-      await this.#retrying(conn, () => conn.begin(mode), !this.#manualTx);
+      await this.#retries.run(conn, () => conn.begin(mode), !this.#manualTx);
     } catch (e) {
       m.release();
       throw e;
@@ -279,23 +238,16 @@ export class LocalClient implements Client {
     }
     const m = await this.#lock();
     try {
-      const r = this.#conn.db.sync() as { frame_no?: number; frames_synced?: number } | undefined;
-      return { frame_no: r?.frame_no ?? 0, frames_synced: r?.frames_synced ?? 0 };
-    } catch (e) {
-      throw toLibsqlError(e);
+      return this.#conn.pull();
     } finally {
       m.release();
     }
   }
 
   /**
-   * Closes the connection; pending and later calls fail with CLIENT_CLOSED,
-   * an open transaction is rolled back. Note: libsql offers no way to
-   * finalize a prepared statement, and SQLite keeps a connection open while
-   * it has statements; the cached ones are dropped here and the file handle
-   * (and its shared WAL lock) goes away when they are garbage-collected.
-   * Other connections can read and write meanwhile; only exclusive changes
-   * (e.g. leaving WAL mode) would see SQLITE_BUSY until then.
+   * Closes the connection; pending and later calls
+   * fail with CLIENT_CLOSED, an open transaction is rolled back. (The file
+   * handles go when libsql's statements are collected: Connection.close.)
    */
   close(): void {
     if (this.closed) return;

@@ -5,7 +5,7 @@
  * mutex, the busy retries, transactions — is the client's business.
  */
 import type Database from "libsql";
-import type { InArgs, InStatement, IntMode, ResultSet, Row, TransactionMode } from "@libsql/client";
+import type { InArgs, InStatement, IntMode, Replicated, ResultSet, Row, TransactionMode } from "@libsql/client";
 import { LibsqlBatchError } from "@libsql/core/api";
 import { clientClosedError, toBatchError, toLibsqlError } from "./libsql-errors";
 import { openNative, setUp } from "./native-open";
@@ -230,6 +230,16 @@ export class Connection {
     }
   }
 
+  /** Embedded replica: pulls the primary's new frames (synchronous in libsql: the thread waits). */
+  pull(): Replicated {
+    try {
+      const r = this.db.sync() as { frame_no?: number; frames_synced?: number } | undefined;
+      return { frame_no: r?.frame_no ?? 0, frames_synced: r?.frames_synced ?? 0 };
+    } catch (e) {
+      throw toLibsqlError(e);
+    }
+  }
+
   exec(sql: string): void {
     if (this.closed) throw clientClosedError();
     try {
@@ -239,6 +249,13 @@ export class Connection {
     }
   }
 
+  /**
+   * libsql offers no way to finalize a prepared statement, and SQLite keeps a
+   * connection open while it has statements: the cached ones are dropped here
+   * and the file handle (and its shared WAL lock) goes away when they are
+   * garbage-collected. Other connections can read and write meanwhile; only
+   * exclusive changes (e.g. leaving WAL mode) would see SQLITE_BUSY until then.
+   */
   close(): void {
     if (this.closed) return;
     // libsql keeps the native connection (and a transaction's write lock) until its statements are
