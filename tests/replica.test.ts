@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "libsql";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { LocalClient } from "../src/driver/local";
 import { ConfigError, ConnectionError, RFDatabase } from "../src/index";
 import { startSqld, type SqldServer } from "./support/sqld";
 
@@ -44,6 +45,8 @@ describe("embedded replica (syncUrl) against sqld", () => {
     const viaReplica = await replica.experiments.create({ experimentName: "via-replica", numActors: 1 });
     expect((await primary.experiments.get(viaReplica))?.experimentName).toBe("via-replica");
     expect((await replica.experiments.get(viaReplica))?.experimentName).toBe("via-replica"); // reads its writes
+    // Reads go through a plain connection to the replica's file (read-connection.ts), even outside a transaction.
+    expect((replica.client as unknown as LocalClient).readConnection).not.toBeNull();
 
     const onPrimary = await primary.experiments.create({ experimentName: "on-primary", numActors: 2 });
     expect(await replica.experiments.get(onPrimary)).toBeNull(); // local reads: not pulled yet
@@ -79,6 +82,34 @@ describe("embedded replica (syncUrl) against sqld", () => {
     await replica.close();
   });
 
+  it("reads beside a transaction come from the local file (the last pull) at once, through a plain connection: new bindings are honoured and later pulls seen (F9 is the replica handle's)", async () => {
+    const replica = await RFDatabase.open({ url: replicaUrl(), syncUrl: server.url });
+    const a = await primary.experiments.create({ experimentName: "beside-a", numActors: 1, numShards: 1 });
+    const b = await primary.experiments.create({ experimentName: "beside-b", numActors: 1, numShards: 2 });
+    await replica.sync();
+    const soon = <T>(p: Promise<T>) =>
+      Promise.race([p, new Promise<"pending">((r) => setTimeout(r, 5_000, "pending"))]);
+    const read = (id: number) => soon(replica.experiments.get(id).then((e) => `${e?.experimentName}/${e?.numShards}`));
+    let during: string[] = [];
+    await replica.transaction(async (tx) => {
+      await tx.experiments.setNumShards(a, 42);
+      // Through the client, not tx: answered without waiting for the transaction, pre-transaction state.
+      during = [await read(a), await read(b), await read(a)];
+    });
+    expect(during).toEqual(["beside-a/1", "beside-b/2", "beside-a/1"]);
+    expect(await replica.experiments.get(a)).toMatchObject({ numShards: 42 }); // the replica reads its writes
+
+    // A pull between two transactions: the read connection's cached statements see it.
+    const c = await primary.experiments.create({ experimentName: "beside-c", numActors: 1, numShards: 3 });
+    await replica.sync();
+    await replica.transaction(async (tx) => {
+      await tx.experiments.setNumShards(b, 43);
+      during = [await read(c), await read(a), await read(b)];
+    });
+    expect(during).toEqual(["beside-c/3", "beside-a/42", "beside-b/2"]);
+    await replica.close();
+  });
+
   it("syncIntervalSeconds pulls in the background", async () => {
     const replica = await RFDatabase.open({ url: replicaUrl(), syncUrl: server.url, syncIntervalSeconds: 0.2 });
     const id = await primary.experiments.create({ experimentName: "pulled-by-itself", numActors: 1 });
@@ -93,6 +124,11 @@ describe("embedded replica (syncUrl) against sqld", () => {
     await replica.experiments.create({ experimentName: "secret-replicated-name", numActors: 1 });
     await replica.sync();
     expect((await replica.experiments.listNames()).includes("secret-replicated-name")).toBe(true);
+    // Reads beside a transaction: the read connection opens the encrypted replica file with the key.
+    const beside = await replica.transaction(async () =>
+      Promise.race([replica.experiments.listNames(), new Promise((r) => setTimeout(r, 5_000, "pending"))]),
+    );
+    expect(beside).toContain("secret-replicated-name");
     for (const f of readdirSync(dir).filter((f) => f.startsWith(path.split("/").pop()!))) {
       const bytes = readFileSync(join(dir, f));
       expect(bytes.includes("secret-replicated-name"), f).toBe(false);

@@ -1,9 +1,9 @@
 /**
  * LocalClient: the `Client` Drizzle talks to for a local file or `:memory:`
- * (why it exists: index.ts). It decides who uses the one connection when —
+ * (why it exists: index.ts). It decides who uses the write connection when —
  * the fast path on the calling tick, the FIFO mutex for transactions and
- * batches, busy retries under the shared policy (retries.ts) — and leaves
- * the work to Connection.
+ * batches, busy retries under the shared policy (retries.ts), reads sent
+ * while it is held (read-connection.ts) — and leaves the work to Connection.
  */
 import { LibsqlError } from "@libsql/core/api";
 import type { Client, InArgs, InStatement, Replicated, ResultSet, Transaction, TransactionMode } from "@libsql/client";
@@ -19,14 +19,16 @@ import {
   type ResolvedOptions,
   resolveOptions,
 } from "./options";
+import { ReadConnection } from "./read-connection";
 import { ConnectionRetries } from "./retries";
 import { LocalTransaction } from "./transaction";
 
 /**
  * The client. All methods return promises (the work itself is synchronous
- * and done on the calling tick when the connection is free). ONE connection
- * per client: interactive transactions and batches take a FIFO async mutex
- * that every other call waits for.
+ * and done on the calling tick when the connection is free). ONE write
+ * connection per client: interactive transactions and batches take a FIFO
+ * async mutex that every other call waits for — except reads, which then run
+ * on the read connection (read-connection.ts).
  */
 export class LocalClient implements Client {
   closed = false;
@@ -37,6 +39,10 @@ export class LocalClient implements Client {
   #tx: LocalTransaction | null = null;
   readonly #sleeps = new WakeableSleeps();
   readonly #retries: ConnectionRetries;
+  /** Reads while the write connection is held (files in WAL mode): see read-connection.ts. */
+  #reader: ReadConnection;
+  /** An embedded replica: reads use the read connection even when the write connection is free. */
+  readonly #replica: boolean;
   readonly #budget = new EventLoopBudget();
   /** A BEGIN issued through execute() (not transaction()) is open: no busy retries then. */
   #manualTx = false;
@@ -45,6 +51,8 @@ export class LocalClient implements Client {
     this.#o = resolveOptions(options);
     this.#conn = new Connection(this.#o);
     this.#retries = new ConnectionRetries(this.#o.retry, this.#sleeps, (c) => this.#replaceBusyConnection(c));
+    this.#reader = new ReadConnection(this.#o, this.#sleeps);
+    this.#replica = this.#o.sync !== undefined;
   }
 
   /** The options in effect (defaults filled in). */
@@ -69,7 +77,7 @@ export class LocalClient implements Client {
       sql = stmtOrSql.sql;
       a = stmtOrSql.args;
     }
-    if (this.#mutex.locked || this.closed) return this.#executeQueued(sql, a);
+    if (this.#mutex.locked || this.closed || this.#replica) return this.#offFastPath(sql, a);
     if (this.#budget.spent()) return nextTurn().then(() => this.execute(sql, a));
     // Fast path: connection free, run now on this tick.
     const conn = this.#conn;
@@ -83,6 +91,22 @@ export class LocalClient implements Client {
       if (retry && this.#o.retry !== null && isBusyError(e)) return this.#executeQueued(sql, a, conn, e);
       return Promise.reject(e);
     }
+  }
+
+  /**
+   * The write connection is held (or the client closed, or an embedded
+   * replica: read-connection.ts says why its reads always go there): a read
+   * goes to the read connection, the rest queues.
+   */
+  #offFastPath(sql: string, a: InArgs | undefined): Promise<ResultSet> {
+    if (!this.#readsBeside() || !this.#reader.routes(sql) || !this.#reader.ready()) return this.#executeQueued(sql, a);
+    if (this.#budget.spent()) return nextTurn().then(() => this.execute(sql, a));
+    return this.#reader.execute(sql, a);
+  }
+
+  /** Reads may leave the write connection: not closed, no BEGIN of execute() open, no TEMP/ATTACH state there. */
+  #readsBeside(): boolean {
+    return !this.closed && !this.#manualTx && !this.#conn.localState;
   }
 
   #runTracked(conn: Connection, sql: string, a: InArgs | undefined): ResultSet {
@@ -156,6 +180,14 @@ export class LocalClient implements Client {
   async batch(stmts: Array<InStatement | [string, InArgs?]>, mode: TransactionMode = "deferred"): Promise<ResultSet[]> {
     checkMode(mode);
     const list = stmts.map(normalizeStmt);
+    // Only reads, while the write connection is held (or on a replica): one snapshot on the read connection.
+    if (
+      (this.#mutex.locked || this.#replica) &&
+      this.#readsBeside() &&
+      this.#reader.routesAll(list) &&
+      this.#reader.ready()
+    )
+      return this.#reader.batch(list);
     const m = await this.#lock();
     try {
       const conn = this.#conn;
@@ -181,13 +213,16 @@ export class LocalClient implements Client {
         /* ignore */
       }
       conn.clearCache();
+      this.#reader.clearCache();
       m.release();
     }
   }
 
   /**
    * Starts an interactive transaction; every other call on this client
-   * waits until it is committed, rolled back or closed. Default mode
+   * waits until it is committed, rolled back or closed — except reads,
+   * which meanwhile run on the read connection (files in WAL mode) and see
+   * the state before the transaction. Default mode
    * "write" (BEGIN IMMEDIATE), as `@libsql/client` (Drizzle passes none).
    */
   async transaction(mode: TransactionMode = "write"): Promise<Transaction> {
@@ -221,7 +256,8 @@ export class LocalClient implements Client {
     } finally {
       conn.rollbackQuietly();
       this.#manualTx = false;
-      conn.clearCache();
+      conn.clearCache(sql);
+      this.#reader.clearCache();
       m.release();
     }
   }
@@ -245,7 +281,7 @@ export class LocalClient implements Client {
   }
 
   /**
-   * Closes the connection; pending and later calls
+   * Closes the connections (the read connection too); pending and later calls
    * fail with CLIENT_CLOSED, an open transaction is rolled back. (The file
    * handles go when libsql's statements are collected: Connection.close.)
    */
@@ -262,6 +298,7 @@ export class LocalClient implements Client {
     tx?.abandon();
     this.#sleeps.wakeAll();
     this.#manualTx = false;
+    this.#reader.close(reason);
     this.#conn.close();
   }
 
@@ -272,8 +309,14 @@ export class LocalClient implements Client {
       this.#shutdown(new LibsqlError("The client was reconnected", "CLIENT_CLOSED"));
     }
     this.#conn = new Connection(this.#o);
+    this.#reader = new ReadConnection(this.#o, this.#sleeps);
     this.#mutex = new AsyncMutex();
     this.closed = false;
+  }
+
+  /** @internal The read connection's native handle, once opened (tests check its settings). */
+  get readConnection(): Connection["db"] | null {
+    return this.#reader.native;
   }
 
   /** @internal Number of cached prepared statements (tests). */

@@ -32,10 +32,14 @@ export function checkMode(mode: TransactionMode): void {
 }
 
 const CHANGES = "SELECT changes(), last_insert_rowid()";
+/** DDL that makes state of this connection only (conservative: a false match just keeps reads here). */
+const LOCAL_STATE = /\b(TEMP|TEMPORARY|ATTACH)\b/i;
 
 export class Connection {
   readonly db: Database.Database;
   closed = false;
+  /** Holds what no other connection sees (TEMP objects, ATTACHed databases): its reads stay on it. */
+  localState = false;
   /** Kind of the statement most recently run (set before it runs). */
   lastKind: SqlKind = "other";
   readonly #stmts: StatementCache;
@@ -71,7 +75,7 @@ export class Connection {
     try {
       if (!e.reader) {
         const r = e.stmt.run(bound);
-        if (e.info.kind === "schema") this.clearCache();
+        if (e.info.kind === "schema") this.clearCache(sql);
         return new LocalResultSet(EMPTY_STRINGS, EMPTY_STRINGS, [], r.changes, this.#rowid(r.lastInsertRowid));
       }
       return this.#query(e, bound);
@@ -138,9 +142,10 @@ export class Connection {
     return (this.#replica ? (stmt.all([]) as unknown[])[0] : stmt.get([])) as [bigint, bigint];
   }
 
-  /** Drops cached statements (their column metadata may be stale after DDL). */
-  clearCache(): void {
+  /** Drops cached statements (their column metadata may be stale after `sql`, DDL or a script). */
+  clearCache(sql?: string): void {
     this.#stmts.clear();
+    if (sql !== undefined && LOCAL_STATE.test(sql)) this.localState = true;
   }
 
   get cachedStatements(): number {

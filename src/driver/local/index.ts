@@ -14,8 +14,11 @@
  *    opens a second one for everything else: with `:memory:` that is a new,
  *    empty database, and on a file a write issued meanwhile waits on the
  *    busy timeout *blocking the event loop*, then fails with SQLITE_BUSY.
- *    Here there is ONE connection per client; interactive transactions and
- *    batches take a FIFO async mutex that every other call waits for.
+ *    Here there is ONE write connection per client; interactive
+ *    transactions and batches take a FIFO async mutex that every other
+ *    write waits for. Reads sent meanwhile run at once on a read connection
+ *    (files in WAL mode; `:memory:` has no second connection to its data,
+ *    so there they wait too) and see the last committed state.
  * 3. Busy handling. The native busy timeout blocks the JS thread, so it is
  *    kept short (default 100 ms) and a statement that still finds the
  *    database locked by another process is retried asynchronously with
@@ -38,14 +41,18 @@
  * - `"read"` transactions are enforced with `PRAGMA query_only` (local
  *   libsql accepts writes inside `BEGIN TRANSACTION READONLY`).
  *
- * Hazard: inside an open `transaction()`, calling the *client* (instead of
- * the transaction object) waits for the transaction to end, i.e. forever.
- * With Drizzle: inside `db.transaction(async (tx) => …)` use `tx`, not `db`.
- * Set `lockTimeoutMs` to turn such a deadlock into an error.
+ * Hazard: inside an open `transaction()`, writing through the *client*
+ * (instead of the transaction object) waits for the transaction to end, i.e.
+ * forever (on `:memory:` reads do too); a read through the client does not
+ * wait but does not see the transaction's writes. With Drizzle: inside
+ * `db.transaction(async (tx) => …)` use `tx`, not `db`. Set `lockTimeoutMs`
+ * to turn such a deadlock into an error.
  *
  * The wing, one concept a file (a call goes down this list):
- * - `client.ts` — LocalClient: the fast path, the FIFO mutex, busy retries
- *   (the policy is src/driver/busy-retry.ts), batch, migrate, close.
+ * - `client.ts` — LocalClient: the fast path, the FIFO mutex, batch,
+ *   migrate, close; `retries.ts` — busy retries on a connection (the policy
+ *   is src/driver/busy-retry.ts); `read-connection.ts` — reads while the
+ *   write connection is held (and always on an embedded replica).
  * - `transaction.ts` — LocalTransaction: calls on the connection the
  *   transaction owns.
  * - `connection.ts` — one native handle, fully synchronous: open + PRAGMAs,

@@ -64,7 +64,7 @@ export class LocalTransaction implements Transaction {
     try {
       this.#conn.exec(sql);
     } finally {
-      this.#conn.clearCache();
+      this.#conn.clearCache(sql);
       this.#checkEnded();
     }
   }
