@@ -19,6 +19,7 @@ import { join } from "node:path";
 import Database from "libsql";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseBusyError, RFDatabase } from "../../src/index";
+import { readContinuously } from "./read-sampler";
 import {
   cleanupAll,
   loopGapBound,
@@ -70,6 +71,7 @@ describe("busy: another process holds the write lock", () => {
     "(a) held ~1 s (within the retry budget): the write waits, then succeeds; the loop keeps ticking",
     async () => {
       const db = await RFDatabase.open({ url });
+      const known = await db.experiments.create({ experimentName: "known", numActors: 1, numShards: 3 });
       try {
         for (let round = 0; round < ROUNDS; round++) {
           const holder = startWorker("lock-holder", { path, holdMs: 1000, end: "rollback", name: `holder-a-${round}` });
@@ -77,8 +79,14 @@ describe("busy: another process holds the write lock", () => {
           await holder.waitFor((m) => m.type === "locked");
           const loop = monitorEventLoop(5);
           const t0 = Date.now();
-          const id = await db.experiments.create({ experimentName: `after-lock-${round}`, numActors: 1 });
+          const creating = db.experiments.create({ experimentName: `after-lock-${round}`, numActors: 1 });
+          // While the write waits for the other process, reads of this process go on (read connection).
+          const reads = readContinuously(db, known, 5);
+          const id = await creating;
           const doneAt = Date.now();
+          const writtenAt = performance.now();
+          const readsIssued = reads.stop();
+          await Promise.all(reads.inflight);
           const stats = loop.stop();
           const released = await holder.waitFor((m) => m.type === "released");
           await resultOf(holder);
@@ -88,8 +96,12 @@ describe("busy: another process holds the write lock", () => {
             waitedMs: doneAt - t0,
             resolvedAfterReleaseMs: doneAt - (released.at as number),
             maxLoopGapMs: stats.maxGapMs,
+            readsIssued,
+            readsDoneBeforeWrite: reads.samples.filter((s) => s.doneAt < writtenAt).length,
+            readsBeside: reads.latencies(),
             ok: true,
           });
+          expect(reads.samples.filter((s) => s.saw !== (s.what === "experiments.get" ? 3 : 0))).toEqual([]);
           // It really waited for the lock (else this tests nothing) …
           expect(doneAt).toBeGreaterThanOrEqual((released.at as number) - 5);
           // … without blocking the event loop.

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { RFDatabase } from "../../src/index";
 import { startSqld, type SqldServer } from "../support/sqld";
+import { readsBesideTransaction } from "./read-sampler";
 import { cleanupAll, countRows, HEAVY, releaseBarrier, report, resultOf, size, startWorker, tempDir } from "./support";
 
 // RF_MW_WORKERS / RF_MW_LIFECYCLES override the sizes (for exploring a backend's limits).
@@ -58,7 +59,10 @@ async function runLoad(backend: "file" | "sqld", url: string): Promise<void> {
     await Promise.all(workers.map((w) => w.waitFor((m) => m.type === "ready", 60_000)));
     const t0 = performance.now();
     releaseBarrier(goFile);
-    const results = await Promise.all(workers.map((w) => resultOf(w, size(60_000, 600_000))));
+    const pending = Promise.all(workers.map((w) => resultOf(w, size(60_000, 600_000))));
+    // Meanwhile this process holds a 500 ms write transaction, and reads from outside it (file only).
+    const beside = backend === "file" ? await readsBesideOwnTransaction(db, experimentId, workers.length) : undefined;
+    const results = await pending;
     const loadMs = performance.now() - t0;
     const exits = await Promise.all(workers.map((w) => w.exited));
 
@@ -112,8 +116,10 @@ async function runLoad(backend: "file" | "sqld", url: string): Promise<void> {
       ackedButLost,
       wallMs: Math.round(performance.now() - wall0),
     });
+    if (beside) report("multi-writer-reads-beside", beside.report);
 
     expect(ackedButLost, "acknowledged completions missing from the database").toBe(0);
+    if (beside) expect(beside.wrong).toEqual([]);
     expect(
       errors.length,
       `${errors.length} errors reported by workers, e.g. ${JSON.stringify(errors.slice(0, 3))}`,
@@ -135,6 +141,33 @@ async function runLoad(backend: "file" | "sqld", url: string): Promise<void> {
   } finally {
     await db.close();
   }
+}
+
+/**
+ * A 500 ms write transaction of this process while the workers write; reads
+ * through `db` meanwhile must complete before its commit and see the
+ * state before it (the read connection), whatever the other processes do.
+ */
+async function readsBesideOwnTransaction(db: RFDatabase, experimentId: number, workers: number) {
+  const { reads, issued, commitAt } = await readsBesideTransaction(db, experimentId, {
+    holdMs: 500,
+    waitForReadsMs: 10_000,
+    inTx: (tx) => tx.experiments.setNumShards(experimentId, 77),
+  });
+  const wrong = reads.samples
+    .filter((s) => s.doneAt >= commitAt || s.saw !== (s.what === "experiments.get" ? 0 : PIPELINES))
+    .slice(0, 3)
+    .map((s) => ({ ...s, saw: String(s.saw) }));
+  return {
+    wrong,
+    report: {
+      workers,
+      holdMs: 500,
+      readsIssued: issued,
+      completedBeforeCommit: reads.samples.filter((s) => s.doneAt < commitAt).length,
+      ...reads.latencies(),
+    },
+  };
 }
 
 describe(`multi-writer: ${WORKERS} processes × ${LIFECYCLES} lifecycles${HEAVY ? " (heavy)" : ""}`, () => {
