@@ -66,7 +66,7 @@ export async function readShape(client: Client): Promise<SchemaShape> {
   const shape: SchemaShape = { tables: new Map(), objects: new Map() };
   for (const r of objects!.rows) {
     const [type, name, table, sql] = [r[0], r[1], r[2], r[3]];
-    if (type === "table") shape.tables.set(String(name), { sql: normalize(String(sql)), columns: new Map() });
+    if (type === "table") shape.tables.set(String(name), { sql: tableShape(String(sql)), columns: new Map() });
     else
       shape.objects.set(String(name), {
         type: String(type),
@@ -93,6 +93,45 @@ function normalize(sql: string): string {
     .replace(/\s*([(),=])\s*/g, "$1")
     .replace(/;\s*$/, "")
     .trim();
+}
+
+/**
+ * A CREATE TABLE as compared: normalized, with its column definitions and
+ * table constraints as a set. Their order does not count: `drizzle-kit push`
+ * declares them in the TypeScript schema's order, the migrations where each
+ * was added (ALTER TABLE … ADD COLUMN appends), and no statement of the
+ * package depends on it (every one names its columns).
+ */
+function tableShape(sql: string): string {
+  const s = normalize(sql);
+  const open = s.indexOf("(");
+  const close = s.lastIndexOf(")");
+  if (open < 0 || close < open) return s;
+  return `${s.slice(0, open)}(${topLevelItems(s.slice(open + 1, close))
+    .sort()
+    .join(",")})${s.slice(close + 1)}`;
+}
+
+/** `a,b(c,d),'e,f'` → `a`, `b(c,d)`, `'e,f'`: split at commas outside parentheses and string literals. */
+function topLevelItems(body: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let start = 0;
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c === "'")
+      quoted = !quoted; // an escaped quote ('') toggles twice
+    else if (quoted) continue;
+    else if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "," && depth === 0) {
+      items.push(body.slice(start, i));
+      start = i + 1;
+    }
+  }
+  items.push(body.slice(start));
+  return items;
 }
 
 /**

@@ -66,6 +66,54 @@ describe.each(BACKENDS)("db.check() on %s", (name) => {
   });
 });
 
+describe("db.check() compares a table's columns and constraints as a set", () => {
+  // The CREATE TABLE text of an (empty) table rewritten in place, as another tool's DDL would differ.
+  const rewrite = (path: string, table: string, edit: (sql: string) => string) => {
+    const raw = new Database(path);
+    const { sql } = raw.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) as {
+      sql: string;
+    };
+    raw.exec("PRAGMA writable_schema = ON");
+    raw.prepare("UPDATE sqlite_master SET sql = ? WHERE type = 'table' AND name = ?").run(edit(sql), table);
+    raw.exec("PRAGMA writable_schema = OFF");
+    raw.close();
+  };
+
+  it("the same columns and CHECKs in another order (drizzle-kit push's order) are ok; a changed CHECK is a problem", async () => {
+    const path = join(dir, "order.db");
+    await (await RFDatabase.open({ url: `file:${path}` })).close();
+    // Reverse the order of contexts' columns and of its constraints in its CREATE TABLE.
+    rewrite(path, "contexts", (sql) => {
+      const open = sql.indexOf("(");
+      const items: string[] = [];
+      let depth = 0;
+      let start = open + 1;
+      for (let i = start; i < sql.lastIndexOf(")"); i++) {
+        if (sql[i] === "(") depth++;
+        else if (sql[i] === ")") depth--;
+        else if (sql[i] === "," && depth === 0) {
+          items.push(sql.slice(start, i));
+          start = i + 1;
+        }
+      }
+      items.push(sql.slice(start, sql.lastIndexOf(")")));
+      // SQLite wants the columns before the table constraints: reverse each group.
+      const isConstraint = (item: string) => /^\s*(constraint|check|foreign|primary|unique)\b/i.test(item);
+      const reordered = [...items.filter((i) => !isConstraint(i)).reverse(), ...items.filter(isConstraint).reverse()];
+      return `${sql.slice(0, open + 1)}${reordered.join(",")})`;
+    });
+    let db = await RFDatabase.open({ url: `file:${path}`, readOnly: true });
+    expect(await db.check()).toEqual({ ok: true, problems: [] });
+    await db.close();
+
+    rewrite(path, "contexts", (sql) => sql.replace(/"duration_seconds" >= 0/, '"duration_seconds" >= 1'));
+    db = await RFDatabase.open({ url: `file:${path}`, readOnly: true });
+    const result = await db.check();
+    await db.close();
+    expect(result.problems).toEqual([expect.stringMatching(/table contexts: its constraints .* differ/)]);
+  });
+});
+
 describe("db.check() on a damaged file", () => {
   it("scribbled pages are an integrity problem; rf-db check exits 1 and lists them, 0 when healthy", async () => {
     const path = join(dir, "rapidfire.db");
