@@ -147,11 +147,19 @@ async function actor(): Promise<void> {
     // The package's hand-off: claim once, then complete-and-claim-next, one request per task.
     let t = performance.now();
     let task: Awaited<ReturnType<typeof loop.claimNext>> = null;
-    try {
-      task = await loop.claimNext(eid, actorId);
-    } catch (e) {
-      errors.push(`claimNext: ${(e as Error).message}`);
-    }
+    // Claims until it gets an answer, as a real actor would: a failed call (e.g. a timeout while sqld
+    // is stalled) must not end the actor while tasks are left. At most 20 errors per process.
+    const claimAgain = async () => {
+      for (;;) {
+        try {
+          return await loop.claimNext(eid, actorId);
+        } catch (e) {
+          errors.push(`claimNext: ${(e as Error).message}`);
+          if (errors.length > 20) return null;
+        }
+      }
+    };
+    task = await claimAgain();
     claim.push(performance.now() - t);
     while (task && errors.length <= 20) {
       const cur = task;
@@ -161,8 +169,10 @@ async function actor(): Promise<void> {
         handoff.push(performance.now() - t);
         done.push(cur.taskId);
       } catch (e) {
+        // The task in hand stays leased (completed or not: the answer was lost) and is handed out
+        // again when its lease ends; this actor goes on with a new claim.
         errors.push(`completeAndClaimNext(${cur.taskId}): ${(e as Error).message}`);
-        task = await loop.claimNext(eid, actorId).catch(() => null);
+        task = errors.length > 20 ? null : await claimAgain();
       }
     }
   }

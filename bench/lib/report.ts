@@ -604,7 +604,9 @@ export function renderMarkdown(r: Results): string {
           `${x.perProcess.min}–${x.perProcess.max}`,
           `${ms(x.cpu.sqldUsPerTask)} / ${ms(x.cpu.actorsUsPerTask)}`,
           `${ms(x.cpu.sqldCores, 2)} / ${ms(x.cpu.actorsCores, 2)}`,
-          x.lost,
+          x.lost && x.lostBy
+            ? `${x.lost} (${x.lostBy.scheduled} scheduled, ${x.lostBy.inProgress} leased, ${x.lostBy.failed} failed)`
+            : x.lost,
           x.doubleCompleted,
           x.errors ? `${x.errors}: ${x.errorSamples.join("; ")}` : 0,
         ]),
@@ -612,7 +614,7 @@ export function renderMarkdown(r: Results): string {
     );
     out.push("");
     out.push(
-      "lost = tasks not `completed` in the database afterwards; double-completed = pipeline shard counters beyond the completed tasks, plus task ids reported done by two processes.",
+      "lost = tasks not `completed` in the database afterwards (scheduled: never claimed; leased: in_progress under a lease no live actor holds, handed out again when it ends); double-completed = pipeline shard counters beyond the completed tasks, plus task ids reported done by two processes.",
     );
     out.push("");
   }

@@ -33,6 +33,8 @@ export interface ScaleOutRow {
   /** Per call type, over every process: p50 / p99 ms and count. */
   latency: Record<string, { n: number; p50: number; p99: number }>;
   lost: number;
+  /** The lost tasks by status afterwards: still scheduled (never claimed), or in_progress under a lease no live actor holds. */
+  lostBy?: { scheduled: number; inProgress: number; failed: number };
   doubleCompleted: number;
   errors: number;
   errorSamples: string[];
@@ -197,6 +199,7 @@ export async function benchScaleOut(opts: {
         leases,
         latency,
         lost: opts.tasks - counts.completed,
+        lostBy: { scheduled: counts.scheduled, inProgress: counts.in_progress, failed: counts.failed },
         doubleCompleted: Math.max(0, shardsCounted - counts.completed) + dupReported,
         errors: errors.length,
         errorSamples: [...new Set(errors)].slice(0, 3),
@@ -214,7 +217,7 @@ export async function benchScaleOut(opts: {
           Object.entries(latency)
             .map(([k, v]) => `${k} p50/p99 ${v.p50.toFixed(1)}/${v.p99.toFixed(1)} ms`)
             .join(", ") +
-          `; lost ${row.lost}, double ${row.doubleCompleted}, errors ${row.errors}; ` +
+          `; lost ${row.lost}${row.lost ? ` (${counts.scheduled} scheduled, ${counts.in_progress} in_progress, ${counts.failed} failed)` : ""}, double ${row.doubleCompleted}, errors ${row.errors}; ` +
           `CPU: sqld ${row.cpu.sqldCores?.toFixed(2) ?? "?"} cores, actors ${row.cpu.actorsCores.toFixed(2)} cores`,
       );
     } finally {
