@@ -594,7 +594,7 @@ export function renderMarkdown(r: Results): string {
           "errors",
         ],
         r.scaleOut.map((x) => [
-          x.processes,
+          x.stalled ? `${x.processes} (stalled: actors killed after ${fmtInt(x.wallMs / 1000)} s)` : x.processes,
           fmtInt(x.tasksPerSec),
           one ? fmtRatio(x.tasksPerSec / one.tasksPerSec) : "-",
           `${ms(x.latency.claimNext?.p50, 1)} / ${ms(x.latency.claimNext?.p99, 1)}`,

@@ -27,8 +27,11 @@ import { quantile } from "../lib/stats";
 export interface ScaleOutRow {
   processes: number;
   tasks: number;
+  /** Tasks completed in the database ÷ wall time (all tasks, unless the run stalled). */
   tasksPerSec: number;
   wallMs: number;
+  /** The actors were killed at STALL_DEADLINE_MS (sqld no longer completing writes). */
+  stalled?: boolean;
   leases: boolean;
   /** Per call type, over every process: p50 / p99 ms and count. */
   latency: Record<string, { n: number; p50: number; p99: number }>;
@@ -43,6 +46,9 @@ export interface ScaleOutRow {
   /** CPU time per task (µs) of sqld and of all actor processes together, and how many cores each kept busy on average. */
   cpu: { sqldUsPerTask: number | null; actorsUsPerTask: number; sqldCores: number | null; actorsCores: number };
 }
+
+/** How long one N may run before its actors are killed and the row is marked stalled. */
+const STALL_DEADLINE_MS = 120_000;
 
 /** CPU time (user + system) of a process so far, ms, from /proc (Linux); null elsewhere. */
 function procCpuMs(pid: number | undefined): number | null {
@@ -158,7 +164,18 @@ export async function benchScaleOut(opts: {
       const t0 = performance.now();
       for (const a of actors) a.go();
       let finished = false;
-      const all = Promise.all(actors.map((a) => a.done)).finally(() => {
+      // A watchdog: sqld can stop answering writes for good (BENCHMARKS.md, scale-out); the actors would then
+      // retry until their error budget is spent (minutes). Past the deadline they are killed and the row says so.
+      let stalled = false;
+      const deadline = setTimeout(() => {
+        stalled = true;
+        for (const a of actors) a.child.kill("SIGKILL");
+      }, STALL_DEADLINE_MS);
+      const killed: ActorOut = { ms: 0, cpuMs: 0, done: [], errors: ["killed at the stall deadline"], latency: {} };
+      const all = Promise.all(
+        actors.map((a) => a.done.catch((e: unknown) => (stalled ? killed : Promise.reject(e)))),
+      ).finally(() => {
+        clearTimeout(deadline);
         finished = true;
       });
       // A failing reader must not stop the actors half-way (nor go unhandled): its error is thrown after them.
@@ -194,8 +211,9 @@ export async function benchScaleOut(opts: {
       const row: ScaleOutRow = {
         processes: n,
         tasks: opts.tasks,
-        tasksPerSec: opts.tasks / (wallMs / 1000),
+        tasksPerSec: (stalled ? counts.completed : opts.tasks) / (wallMs / 1000),
         wallMs,
+        stalled,
         leases,
         latency,
         lost: opts.tasks - counts.completed,
@@ -217,7 +235,7 @@ export async function benchScaleOut(opts: {
           Object.entries(latency)
             .map(([k, v]) => `${k} p50/p99 ${v.p50.toFixed(1)}/${v.p99.toFixed(1)} ms`)
             .join(", ") +
-          `; lost ${row.lost}${row.lost ? ` (${counts.scheduled} scheduled, ${counts.in_progress} in_progress, ${counts.failed} failed)` : ""}, double ${row.doubleCompleted}, errors ${row.errors}; ` +
+          `${stalled ? ` — STALLED: actors killed after ${STALL_DEADLINE_MS / 1000} s` : ""}; lost ${row.lost}${row.lost ? ` (${counts.scheduled} scheduled, ${counts.in_progress} in_progress, ${counts.failed} failed)` : ""}, double ${row.doubleCompleted}, errors ${row.errors}; ` +
           `CPU: sqld ${row.cpu.sqldCores?.toFixed(2) ?? "?"} cores, actors ${row.cpu.actorsCores.toFixed(2)} cores`,
       );
     } finally {
