@@ -20,6 +20,7 @@
 import type { Client } from "@libsql/client";
 import { lastMessage } from "./errors";
 import { applyMigrations, MIGRATIONS, type Migration, readSchemaState, type SchemaState } from "./migrate";
+import { topLevelItems } from "./schema/sql-text";
 
 /** What `db.check()` returns: `ok` when `problems` is empty. */
 export interface CheckResult {
@@ -110,28 +111,6 @@ function tableShape(sql: string): string {
   return `${s.slice(0, open)}(${topLevelItems(s.slice(open + 1, close))
     .sort()
     .join(",")})${s.slice(close + 1)}`;
-}
-
-/** `a,b(c,d),'e,f'` → `a`, `b(c,d)`, `'e,f'`: split at commas outside parentheses and string literals. */
-function topLevelItems(body: string): string[] {
-  const items: string[] = [];
-  let depth = 0;
-  let quoted = false;
-  let start = 0;
-  for (let i = 0; i < body.length; i++) {
-    const c = body[i];
-    if (c === "'")
-      quoted = !quoted; // an escaped quote ('') toggles twice
-    else if (quoted) continue;
-    else if (c === "(") depth++;
-    else if (c === ")") depth--;
-    else if (c === "," && depth === 0) {
-      items.push(body.slice(start, i));
-      start = i + 1;
-    }
-  }
-  items.push(body.slice(start));
-  return items;
 }
 
 /**

@@ -14,6 +14,7 @@
  */
 import type { InArgs, InStatement, InValue } from "@libsql/client";
 import { ValidationError } from "../../errors";
+import { topLevelItems } from "../../schema/sql-text";
 
 /** sqld's SQLITE_MAX_LENGTH, in bytes. */
 export const REMOTE_MAX_VALUE_BYTES = 5_000_000;
@@ -100,25 +101,6 @@ export function columnOfArgument(sql: string, index: number): string | undefined
     }
   }
   return undefined;
-}
-
-/** The comma-separated items of `text` at parenthesis depth 0, up to where `end` matches at depth 0. */
-function topLevelItems(text: string, end: RegExp): string[] {
-  const items: string[] = [];
-  let depth = 0;
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (depth === 0 && end.test(text.slice(i, i + 12))) break;
-    if (c === "(") depth++;
-    else if (c === ")") depth--;
-    else if (c === "," && depth === 0) {
-      items.push(text.slice(start, i));
-      start = i + 1;
-    }
-  }
-  items.push(text.slice(start));
-  return items;
 }
 
 /** `config_json` → `configJson`: the repositories' field names are the columns' in camel case. */
