@@ -96,15 +96,31 @@ export function buildProgram(secrets: readonly string[] = []): Command {
   const migrate = program
     .command("migrate")
     .description("apply pending schema migrations to a database (run it as part of a deploy)")
-    .option(
-      "--baseline",
-      "for a database made by drizzle-kit push (tables, no migration records): check the tables match the migrations, then record them",
-    );
-  helpAfter(migrate, "Prints each migration it applied, or that the database was already up to date.", [
-    "RF_DB_AUTH_TOKEN=... rf-db migrate --url libsql://my-db.turso.io",
-    "rf-db migrate                       # the embedded default database",
-    "rf-db migrate --baseline            # adopt a database made by drizzle-kit push",
-  ]);
+    .addOption(
+      new Option(
+        "--baseline",
+        "for a database made by drizzle-kit push (tables, no migration records): check the tables match the migrations, then record them",
+      ).conflicts(["status", "dryRun"]),
+    )
+    .addOption(
+      new Option(
+        "--status",
+        "list this package's migrations, applied or pending, and the database's state; writes nothing",
+      ).conflicts("dryRun"),
+    )
+    .option("--dry-run", "print the migrations `rf-db migrate` would apply, with their SQL; writes nothing");
+  helpAfter(
+    migrate,
+    "Prints each migration it applied, or that the database was already up to date. --status and --dry-run open a\n" +
+      "local file read-only and do not create a missing one.",
+    [
+      "RF_DB_AUTH_TOKEN=... rf-db migrate --url libsql://my-db.turso.io",
+      "rf-db migrate                       # the embedded default database",
+      "rf-db migrate --status              # applied and pending migrations",
+      "rf-db migrate --dry-run             # what `rf-db migrate` would apply, and its SQL",
+      "rf-db migrate --baseline            # adopt a database made by drizzle-kit push",
+    ],
+  );
   addConnectionOptions(migrate).action(
     lazy<MigrateCommandOptions>(async () => (await import("./migrate-command")).runMigrate),
   );
@@ -129,11 +145,15 @@ export function buildProgram(secrets: readonly string[] = []): Command {
       integerOption(0, Number.MAX_SAFE_INTEGER),
     )
     .option("-w, --watch", "refresh until the experiment is no longer running, then print the final view")
-    .option("--interval <ms>", "refresh interval for --watch, in ms", integerOption(50, 60_000), 500);
+    .option("--interval <ms>", "refresh interval for --watch, in ms", integerOption(50, 60_000), 500)
+    .option(
+      "--json",
+      "print one JSON document (schema rf-inferno-db/status@1, see the README); with --watch one per line, per change",
+    );
   helpAfter(
     status,
     "With no experiment in the database it says so and exits 0; a missing database file is not created.",
-    ["rf-db status", "rf-db status --experiment 3 --watch"],
+    ["rf-db status", "rf-db status --experiment 3 --watch", "rf-db status --json | jq .progress"],
   );
   addConnectionOptions(status).action(
     lazy<StatusCommandOptions>(async () => (await import("./status-command")).runStatus),

@@ -8,6 +8,10 @@ import { openDatabase, type ConnectionOptions } from "./common";
 export interface MigrateCommandOptions extends ConnectionOptions {
   /** Adopt a database made without the migrator (drizzle-kit push): verify its tables, record the migrations. */
   baseline?: boolean;
+  /** Only list applied and pending migrations (writes nothing; see ./migrate-plan). */
+  status?: boolean;
+  /** Only print what would be applied (writes nothing; see ./migrate-plan). */
+  dryRun?: boolean;
 }
 
 /**
@@ -18,6 +22,7 @@ export async function runMigrate(
   opts: MigrateCommandOptions,
   print: (line: string) => void = console.log,
 ): Promise<void> {
+  if (opts.status || opts.dryRun) return (await import("./migrate-plan")).runMigratePlan(opts, print);
   // migrate: false — open must not apply (or refuse over) the schema itself;
   // this command does it explicitly so it can report each step.
   const db = await openDatabase(opts, false);

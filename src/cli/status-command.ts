@@ -22,6 +22,7 @@ import {
   warnIfTokenOnCommandLine,
   type ConnectionOptions,
 } from "./common";
+import { emptyStatusDocument, printStatusJson } from "./status-json";
 
 /** A line of the "recent experiments" list. */
 export interface ExperimentSummary {
@@ -264,6 +265,8 @@ export interface StatusCommandOptions extends ConnectionOptions {
   experiment?: number;
   watch?: boolean;
   interval?: number;
+  /** One JSON document (./status-json, documented in the README) instead of the text view. */
+  json?: boolean;
 }
 
 /** Where output goes; a TTY gets block-character bars and in-place redraws. */
@@ -297,7 +300,8 @@ export async function runStatus(opts: StatusCommandOptions, term: Terminal = std
   if (target.kind === "file" && target.path && !existsSync(target.path)) {
     if (opts.experiment !== undefined)
       throw new CliError(`experiment ${opts.experiment} not found: ${target.path} does not exist`);
-    term.write(`No experiments: ${target.path} does not exist yet (\`rf-db demo\` creates a sample one).\n`);
+    if (opts.json) term.write(`${JSON.stringify(emptyStatusDocument(target.url, null))}\n`);
+    else term.write(`No experiments: ${target.path} does not exist yet (\`rf-db demo\` creates a sample one).\n`);
     return;
   }
 
@@ -307,6 +311,12 @@ export async function runStatus(opts: StatusCommandOptions, term: Terminal = std
   try {
     // Without --experiment: the running one, else the most recent.
     const id = opts.experiment ?? (await db.experiments.getRunningOrLatest())?.experimentId ?? null;
+    if (opts.json) {
+      await printStatusJson(db, id, { watch: opts.watch ?? false, intervalMs: opts.interval ?? 500 }, (t) =>
+        term.write(t),
+      );
+      return;
+    }
     if (id === null) {
       term.write(`No experiments in ${db.url} (\`rf-db demo\` creates a sample one).\n`);
       return;
