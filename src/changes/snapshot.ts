@@ -5,6 +5,7 @@
  * that same moment, so `watch({ cursor })` continues exactly where it left off.
  */
 import { and, asc, eq, max, sql } from "drizzle-orm";
+import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
 import { mapDriverError, NotFoundError } from "../errors";
 import type { Database } from "../repositories";
 import { CompiledQuery, StatementHolder } from "../repositories/engine";
@@ -49,6 +50,26 @@ export interface Snapshot {
 export const SNAPSHOT_LIMITS = { runningTasks: 5000, pendingOperations: 1000 } as const;
 
 const p = sql.placeholder;
+
+/**
+ * An experiment's rows of a work queue in `status`, oldest (lowest id) first,
+ * at most `:<limit>` of them: the running tasks and the pending IC operations.
+ */
+function queued(
+  d: Database,
+  table: typeof actorTasks | typeof icOperations,
+  id: SQLiteColumn,
+  status: string,
+  limit: string,
+) {
+  return d
+    .select(rowColumns(table as typeof actorTasks))
+    .from(table as typeof actorTasks)
+    .where(and(eq(table.experimentId, p("id")), eq(table.status, status as "pending")))
+    .orderBy(asc(id))
+    .limit(p(limit))
+    .prepare();
+}
 
 /** Reads snapshots; its statements are compiled once per database (see the statement engine). */
 export class SnapshotReader extends StatementHolder {
@@ -119,23 +140,11 @@ export class SnapshotReader extends StatementHolder {
           .prepare(),
       ),
       running: get("running", () =>
-        d
-          .select(rowColumns(actorTasks))
-          .from(actorTasks)
-          .where(and(eq(actorTasks.experimentId, p("id")), eq(actorTasks.status, "in_progress")))
-          .orderBy(asc(actorTasks.taskId))
-          .limit(p("running"))
-          .prepare(),
-      ),
+        queued(d, actorTasks, actorTasks.taskId, "in_progress", "running"),
+      ) as unknown as CompiledQuery<ActorTask>,
       pending: get("pending", () =>
-        d
-          .select(rowColumns(icOperations))
-          .from(icOperations)
-          .where(and(eq(icOperations.experimentId, p("id")), eq(icOperations.status, "pending")))
-          .orderBy(asc(icOperations.icId))
-          .limit(p("pending"))
-          .prepare(),
-      ),
+        queued(d, icOperations, icOperations.icId, "pending", "pending"),
+      ) as unknown as CompiledQuery<IcOperation>,
       head: get("head", () =>
         d
           .select({ head: max(changeLog.seq) })
