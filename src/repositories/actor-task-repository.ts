@@ -28,6 +28,7 @@ import { type AdvanceProgressInput, progressDeltaInput } from "./pipeline-reposi
 import { CompiledQuery } from "./engine";
 import { expiredLeaseOf, expiryMessage, leaseEnd, leaseMs, options } from "./lease";
 import { type PageOptions, pageOf } from "./paging";
+import { elapsedSeconds } from "./lifecycle";
 import { updateOf } from "./update";
 
 export {
@@ -43,17 +44,22 @@ const t = actorTasks;
 /** In progress, lease ended (database clock), with attempts left or none (also `db.reapStale`). */
 export const expiredLease = (attemptsLeft: boolean) => expiredLeaseOf(t, "in_progress", attemptsLeft);
 
+/** A task ended by the database (not by its holder): the end is the database's now, nobody holds it any more. */
+export const endedByDatabase = {
+  completedAt: DB_NOW_MS,
+  durationSeconds: elapsedSeconds(t.startedAt, DB_NOW_MS),
+  leaseOwner: null,
+  leaseExpiresAt: null,
+} as const;
+
 /**
- * `→ failed` for tasks whose lease ended after their last attempt: the error names the expiry,
- * the end is the database's now, nobody holds them any more. (`db.reapStale` uses it too.)
+ * `→ failed` for tasks whose lease ended after their last attempt: the error names the expiry.
+ * (`db.reapStale` uses it too.)
  */
 export const exhaustedLease = {
   status: "failed",
   errorMessage: expiryMessage(t.attempts, t.maxAttempts, t.leaseExpiresAt, t.leaseOwner),
-  completedAt: DB_NOW_MS,
-  durationSeconds: sql`max(0, (${DB_NOW_MS} - ${t.startedAt}) / 1000.0)`,
-  leaseOwner: null,
-  leaseExpiresAt: null,
+  ...endedByDatabase,
 } as const;
 
 /** What `claimNext` accepts: the lease length. */

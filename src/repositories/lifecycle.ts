@@ -15,7 +15,7 @@
  * clock skew. The end time itself is stored exactly as given. An explicit
  * `durationSeconds` argument is taken as is, and must be a finite number >= 0.
  */
-import { sql, type SQL } from "drizzle-orm";
+import { type Placeholder, sql, type SQL } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteUpdateSetSource } from "drizzle-orm/sqlite-core";
 import { statusesLeadingTo } from "../schema/transitions";
 import * as v from "../validate";
@@ -23,12 +23,13 @@ import { BaseRepository, slot } from "./base-repository";
 import type { Entity, StatusOf } from "./entity";
 
 /**
- * Seconds from the row's `startedAt` to the placeholder `:ms` (the end, epoch
- * ms): `max(0, (:ms - started_at) / 1000.0)` — null when `started_at` is null
+ * Seconds from the row's `startedAt` to `end` (epoch ms; default the
+ * placeholder `:ms`, or e.g. `DB_NOW_MS` when the database decides the end):
+ * `max(0, (end - started_at) / 1000.0)` — null when `started_at` is null
  * (SQLite's `max` of a NULL is NULL). See the policy above.
  */
-export function elapsedSeconds(startedAt: SQLiteColumn): SQL {
-  return sql`max(0, (${sql.placeholder("ms")} - ${startedAt}) / 1000.0)`;
+export function elapsedSeconds(startedAt: SQLiteColumn, end: SQL | Placeholder = sql.placeholder("ms")): SQL {
+  return sql`max(0, (${end} - ${startedAt}) / 1000.0)`;
 }
 
 type SetOf<E extends Entity> = SQLiteUpdateSetSource<E["table"]>;

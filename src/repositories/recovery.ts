@@ -11,8 +11,8 @@ import { ValidationError } from "../errors";
 import { legacyImports } from "../schema/legacy-imports";
 import { id, record } from "../validate";
 import type { SQLiteColumn } from "drizzle-orm/sqlite-core";
-import { actorTasks, DB_NOW_MS, experiments, icOperations, pipelines } from "../schema";
-import { exhaustedLease, expiredLease } from "./actor-task-repository";
+import { actorTasks, experiments, icOperations, pipelines } from "../schema";
+import { endedByDatabase, exhaustedLease, expiredLease } from "./actor-task-repository";
 import type { Database, Executor } from "./executor";
 import { exhaustedIcLease, expiredIcLease } from "./ic-operation-leases";
 import { ended, isoTime } from "./lease";
@@ -65,10 +65,7 @@ export function reapStatements(d: Executor) {
   const lostTasks = updateOf(d, t, {
     status: "failed",
     errorMessage: sql`coalesce(${t.errorMessage}, ${errorOfExperiment(t.experimentId)})`,
-    completedAt: DB_NOW_MS,
-    durationSeconds: sql`max(0, (${DB_NOW_MS} - ${t.startedAt}) / 1000.0)`,
-    leaseOwner: null,
-    leaseExpiresAt: null,
+    ...endedByDatabase,
   })
     .where(sql`${t.status} in ('scheduled', 'in_progress') and ${t.experimentId} in ${lostExperiments}`)
     .returning({ id: t.taskId });
