@@ -4,32 +4,17 @@
  * lock for the busy-retry behaviour.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { LibsqlBatchError, LibsqlError } from "@libsql/client";
 import { eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/libsql";
 import { integer, sqliteTable, text } from "drizzle-orm/sqlite-core";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { isBusyError, openLocalClient, type LocalClient, type LocalClientOptions } from "../src/driver/local";
+import { describe, expect, it } from "vitest";
+import { isBusyError, type LocalClient, type LocalClientOptions } from "../src/driver/local";
 import { scanSql } from "../src/driver/local/sql-scan";
+import { localClients } from "./support/local-clients";
 
-const dir = mkdtempSync(join(tmpdir(), "local-client-test-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let fileNo = 0;
-const freshFile = () => join(dir, `t${fileNo++}.db`);
-
-const open: LocalClient[] = [];
-function client(opts: LocalClientOptions): LocalClient {
-  const c = openLocalClient(opts);
-  open.push(c);
-  return c;
-}
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
+const { freshFile, client } = localClients("local-client");
 
 const SCHEMA = `CREATE TABLE items (
   id INTEGER PRIMARY KEY,

@@ -5,27 +5,13 @@
  * committed state. Real libSQL files, no mocks; the user-level proof with
  * latencies is tests/reliability/read-beside-write.test.ts.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { existsSync, rmSync } from "node:fs";
 import Database from "libsql";
-import { afterAll, afterEach, describe, expect, it } from "vitest";
-import { type LocalClient, type LocalClientOptions, openLocalClient } from "../src/driver/local";
+import { describe, expect, it } from "vitest";
+import type { LocalClient, LocalClientOptions } from "../src/driver/local";
+import { localClients } from "./support/local-clients";
 
-const dir = mkdtempSync(join(tmpdir(), "read-connection-test-"));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
-let fileNo = 0;
-const freshFile = () => join(dir, `r${fileNo++}.db`);
-
-const open: LocalClient[] = [];
-function client(opts: LocalClientOptions): LocalClient {
-  const c = openLocalClient(opts);
-  open.push(c);
-  return c;
-}
-afterEach(() => {
-  for (const c of open.splice(0)) c.close();
-});
+const { freshFile, client } = localClients("read-connection");
 
 /** A client on a new file with `items` 1..5 (name `i<n>`), committed. */
 async function seeded(opts: Partial<LocalClientOptions> = {}): Promise<LocalClient> {
