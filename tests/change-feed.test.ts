@@ -163,6 +163,25 @@ describe.each(BACKENDS)("change feed on %s", (name) => {
     for (const row of [snap.experiment, ...snap.pipelines]) expect(row).not.toHaveProperty("changeSeq");
   });
 
+  it("a raw INSERT OR REPLACE of an existing row (another tool) keeps the old entry beside the new one; the last is the row", async () => {
+    // Pins a known edge: REPLACE deletes the old row without firing delete triggers (SQLite's
+    // recursive_triggers is off), so the coalescing DELETE of its log entry never runs.
+    const own = await openBackend(name);
+    try {
+      const id = await own.db.contexts.create({ contextHash: "replace-me" });
+      await own.db.client.execute({
+        sql: "INSERT OR REPLACE INTO contexts (context_id, context_hash, status) VALUES (?, 'replaced', 'ready')",
+        args: [id],
+      });
+      const entries = (await allSince(own.db, 0)).filter((c) => c.entity === "contexts" && c.id === id);
+      expect(entries.map((c) => c.op)).toEqual(["insert", "insert"]);
+      expect(entries.at(-1)!.status).toBe("ready");
+      expect((await own.db.contexts.get(id))!.status).toBe("ready");
+    } finally {
+      await own.close();
+    }
+  });
+
   it("deletes leave tombstones, also through cascades, with the experiment of the deleted row", async () => {
     const eid = await makeExperiment(db);
     const pid = await makePipeline(db, { experimentId: eid });
