@@ -277,7 +277,7 @@ export class RFDatabaseBase extends Repositories {
   async executeAtomic(statements: InStatement[], onEach?: (index: number) => void): Promise<void> {
     if (!Array.isArray(statements)) throw new ValidationError("executeAtomic: statements must be an array");
     if (statements.length === 0) return;
-    try {
+    return this.#mapped(async () => {
       if (this.kind === "remote") {
         await this.#client.batch(statements, "write");
         for (let i = 0; i < statements.length; i++) onEach?.(i);
@@ -293,9 +293,7 @@ export class RFDatabaseBase extends Repositories {
       } finally {
         tx.close(); // rolls back unless committed
       }
-    } catch (err) {
-      throw mapDriverError(err, this.#options);
-    }
+    });
   }
 
   /**
